@@ -1,0 +1,81 @@
+"""Task entry point: `nox -s tests`, `nox -s lint`, `nox -s build`, `nox -s bench`.
+
+Every session installs with pip and `-c constraints.txt` (the versions tested together; torch is pinned
+to the CPU wheel these machines carry). Later issues add `synth`, `train`, `eval`, `vllm` and `docs`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+CONSTRAINTS = ("-c", str(ROOT / "constraints.txt"))
+PACKAGES = sorted(p.name for p in (ROOT / "packages").iterdir() if (p / "pyproject.toml").is_file())
+# extras installed into a package's own test venv (heavy optional backends get sessions of their own)
+TEST_EXTRAS = {"memalpha-memory": "[embeddings]"}
+OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+
+nox.options.default_venv_backend = "virtualenv"
+nox.options.sessions = ["tests", "lint"]
+nox.options.error_on_missing_interpreters = True
+
+
+def install(session: nox.Session, *args: str) -> None:
+    session.install(*CONSTRAINTS, *args)
+
+
+def group(pyproject: Path, name: str) -> list[str]:
+    return list(nox.project.dependency_groups(nox.project.load_toml(pyproject), name))
+
+
+@nox.session
+@nox.parametrize("package", [*PACKAGES, "cross-package"])
+def tests(session: nox.Session, package: str) -> None:
+    """Each package's tests in a venv of its own (package + declared deps), then the cross-package tests."""
+    env = {**OFFLINE, "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "ci")}
+    if package == "cross-package":
+        install(session, *(f"./packages/{p}" for p in PACKAGES), "pytest", "hypothesis")
+        # pytest exits 5 when it collects nothing: fine while tests/ has no cross-package tests yet
+        session.run("pytest", "tests", *session.posargs, env=env, success_codes=[0, 5])
+        return
+    folder = ROOT / "packages" / package
+    install(session, f"./packages/{package}{TEST_EXTRAS.get(package, '')}", *group(folder / "pyproject.toml", "test"))
+    session.run("pytest", f"packages/{package}/tests", *session.posargs, env=env, success_codes=[0, 5])
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff (format and rules), import contracts (dependency direction) and mypy."""
+    install(session, *(f"./packages/{p}" for p in PACKAGES), *group(ROOT / "pyproject.toml", "lint"))
+    session.run("ruff", "format", "--check", ".")
+    session.run("ruff", "check", ".")
+    session.run("lint-imports")
+    session.run("mypy")
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """Build every package's wheel, install each alone into a fresh venv, and import it."""
+    install(session, *group(ROOT / "pyproject.toml", "build"))
+    dist = Path(session.create_tmp()) / "dist"
+    for package in PACKAGES:
+        session.run("python", "-m", "build", "--wheel", "--outdir", str(dist / package), f"packages/{package}")
+        wheel = next((dist / package).glob("*.whl"))
+        venv = Path(session.create_tmp()) / f"venv-{package}"
+        session.run("python", "-m", "venv", "--clear", str(venv))
+        python = str(venv / "bin" / "python")
+        session.run(python, "-m", "pip", "install", "--quiet", *CONSTRAINTS, str(wheel), external=True)
+        module = package.replace("-", "_")
+        session.run(python, "-c", f"import {module}; print({module}.__name__, 'imports alone')", external=True)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks as ratios against baselines run in the same process; JSON under runs/bench/."""
+    install(session, *(f"./packages/{p}" for p in PACKAGES), *group(ROOT / "pyproject.toml", "bench"))
+    out = ROOT / "runs" / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    session.run("python", "packages/memalpha-memory/benchmarks/bench_memory.py", "--out", str(out), *session.posargs)

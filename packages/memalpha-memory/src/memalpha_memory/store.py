@@ -1,0 +1,452 @@
+"""`MemoryStore`: many isolated memories (namespaces) in one LanceDB database.
+
+Layout: one ``memory`` table for every namespace (columns ``key = namespace/id``, ``namespace``, ``kind``,
+``id``, ``content``, ``seq``, ``rev`` and timestamps; the core is the row with ``kind = 'core'`` and an
+empty id, and its ``rev`` is the namespace's revision), one ``operations`` table (the log of applied
+calls), and one ``vectors_<embedder>`` table per embedder. Indexes: BITMAP on ``namespace``, BTREE on
+``key``, full text on ``content`` (no stemming or stop words, so ranking stays close to the paper's BM25).
+
+Every write is one ``merge_insert`` on ``key`` (upserts and deletes in one atomic commit) plus one
+``add`` to the log, however many calls and namespaces it carries: LanceDB commits cost milliseconds
+and each makes a table version, so calls are applied in process (`WorkingMemory`) and committed in
+groups (see ``../shared/spec/lancedb-notes.md``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import lancedb
+import pyarrow as pa
+from lancedb.index import FTS, Bitmap, BTree
+from pydantic import ValidationError
+
+from ._locking import WriteLock
+from .embeddings import Embedder, validate_embedder
+from .exceptions import (
+    InvalidExportError,
+    MemoryConflictError,
+    NamespaceExistsError,
+    NamespaceNotFoundError,
+    StorageError,
+)
+from .export import ExportedEntry, NamespaceExport
+from .memory import Memory
+from .tokens import TokenCounter
+from .types import Entry, EntryType, Operation, ToolResult, validate_namespace
+from .working import WorkingMemory
+
+__all__ = ["MemoryStore"]
+
+logger = logging.getLogger(__name__)
+
+MEMORY_TABLE = "memory"
+OPERATIONS_TABLE = "operations"
+_TS = pa.timestamp("us", tz="UTC")
+MEMORY_SCHEMA = pa.schema(
+    [
+        pa.field("key", pa.string(), nullable=False),
+        pa.field("namespace", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("content", pa.string(), nullable=False),
+        pa.field("seq", pa.int64(), nullable=False),
+        pa.field("rev", pa.int64(), nullable=False),
+        pa.field("created_at", _TS, nullable=False),
+        pa.field("updated_at", _TS, nullable=False),
+    ]
+)
+OPERATIONS_SCHEMA = pa.schema(
+    [
+        pa.field("namespace", pa.string(), nullable=False),
+        pa.field("rev", pa.int64(), nullable=False),
+        pa.field("index", pa.int32(), nullable=False),
+        pa.field("timestamp", _TS, nullable=False),
+        pa.field("tool", pa.string(), nullable=False),
+        pa.field("arguments", pa.string(), nullable=False),
+        pa.field("status", pa.string(), nullable=False),
+        pa.field("error_kind", pa.string()),
+        pa.field("message", pa.string(), nullable=False),
+        pa.field("memory_type", pa.string()),
+        pa.field("memory_id", pa.string()),
+    ]
+)
+_STATE_COLUMNS = ["namespace", "kind", "id", "content", "seq", "rev", "created_at", "updated_at"]
+
+
+def _in(column: str, values: Iterable[str]) -> str:
+    """An SQL ``IN`` filter. Values are validated namespace names or keys built from them and ids."""
+    return f"{column} IN ({', '.join(_quote(v) for v in values)})"
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+class MemoryStore:
+    """A LanceDB-backed store of isolated memories, one per namespace.
+
+    Open it with `MemoryStore.open`. The committed API (`namespace` → `Memory`) commits each call before
+    returning; the buffered API (`buffered`, `flush`, `apply_batch`) applies calls in process and
+    commits many calls and namespaces at once.
+    """
+
+    def __init__(
+        self,
+        db: Any,
+        uri: str,
+        *,
+        lock_path: Path | None,
+        paper_compat: bool,
+        token_counter: TokenCounter | None,
+        core_token_limit: int,
+        embedder: Embedder | None,
+        optimize_every: int | None,
+    ) -> None:
+        self._db = db
+        self.uri = uri
+        self.paper_compat = paper_compat
+        self.token_counter = token_counter
+        self.core_token_limit = core_token_limit
+        self.embedder = embedder
+        self.optimize_every = optimize_every
+        self._lock = WriteLock(lock_path)
+        self._commits = 0
+        with self._lock.hold():
+            self._table = self._open_or_create(MEMORY_TABLE, MEMORY_SCHEMA)
+            self._operations = self._open_or_create(OPERATIONS_TABLE, OPERATIONS_SCHEMA)
+            self._ensure_indexes(self._table, {"namespace": Bitmap(), "key": BTree(), "kind": Bitmap()}, fts="content")
+            self._ensure_indexes(self._operations, {"namespace": Bitmap()})
+        self._vectors: Any = None
+
+    @classmethod
+    def open(
+        cls,
+        uri: str | Path,
+        *,
+        paper_compat: bool = False,
+        token_counter: TokenCounter | None = None,
+        core_token_limit: int = 512,
+        embedder: Embedder | None = None,
+        optimize_every: int | None = 50,
+        storage_options: dict[str, str] | None = None,
+    ) -> MemoryStore:
+        """Open (or create) a store at a LanceDB URI: a local folder, ``"memory://"``, or object storage.
+
+        Args:
+            paper_compat: reproduce the paper's tool quirks (deleting an unknown id counts as success).
+            token_counter: counts tokens for the core limit and memory sizes (default `count_tokens`).
+            core_token_limit: the core paragraph is cut to this many tokens (paper: 512).
+            embedder: enables ``vector`` and ``hybrid`` search (e.g. `HashingEmbedder`, `MiniLMEmbedder`).
+            optimize_every: compact tables and fold new rows into the indexes every N commits (None: never).
+            storage_options: passed to LanceDB for object storage (credentials, region, ...).
+        """
+        text = str(uri)
+        scheme = text.split("://", 1)[0] if "://" in text else "file"
+        lock_path: Path | None = None
+        if scheme == "file":
+            folder = Path(text.removeprefix("file://")).expanduser()
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StorageError(f"cannot create the store folder {str(folder)!r}: {exc}") from exc
+            lock_path = folder / ".memalpha-write.lock"
+            text = str(folder)
+        if embedder is not None:
+            validate_embedder(embedder)
+        try:
+            db = lancedb.connect(text, read_consistency_interval=timedelta(0), storage_options=storage_options)
+        except Exception as exc:
+            raise StorageError(f"cannot open the LanceDB store {text!r}: {exc}") from exc
+        return cls(
+            db,
+            text,
+            lock_path=lock_path,
+            paper_compat=paper_compat,
+            token_counter=token_counter,
+            core_token_limit=core_token_limit,
+            embedder=embedder,
+            optimize_every=optimize_every,
+        )
+
+    def __repr__(self) -> str:
+        return f"MemoryStore.open({self.uri!r})"
+
+    # ------------------------------------------------------------ namespaces
+    def namespace(self, name: str) -> Memory:
+        """The memory of one namespace (created by its first write)."""
+        return Memory(self, validate_namespace(name))
+
+    def namespaces(self) -> list[str]:
+        """Names of the namespaces that hold data, sorted."""
+        rows = self._table.search().where("kind = 'core'").select(["namespace"]).to_arrow()
+        return sorted(rows.column("namespace").to_pylist())
+
+    def exists(self, name: str) -> bool:
+        """Whether the namespace holds data."""
+        return validate_namespace(name) in self._revisions([name])
+
+    def drop(self, name: str, *, missing_ok: bool = False) -> None:
+        """Delete a namespace: its memory, its operation log and its vectors."""
+        validate_namespace(name)
+        with self._lock.hold():
+            if not self.exists(name):
+                if missing_ok:
+                    return
+                raise NamespaceNotFoundError(f"namespace {name!r} does not exist in {self.uri!r}")
+            where = f"namespace = {_quote(name)}"
+            self._guard(self._table.delete, where)
+            self._guard(self._operations.delete, where)
+            if self.embedder is not None:
+                self._guard(self._vector_table().delete, where)
+
+    def fork(self, source: str, target: str) -> Memory:
+        """Copy namespace ``source`` into the new namespace ``target`` (one commit)."""
+        validate_namespace(target)
+        with self._lock.hold():
+            memory = self._load([validate_namespace(source)])[source]
+            if memory.base_rev == 0:
+                raise NamespaceNotFoundError(f"cannot fork {source!r}: the namespace does not exist")
+            if target in self._revisions([target]):
+                raise NamespaceExistsError(f"cannot fork into {target!r}: it already holds data; drop it first")
+            child = memory.fork(target)
+            child._store = self
+            self._commit([child])
+        return Memory(self, target)
+
+    # ---------------------------------------------------------- buffered path
+    def buffered(self, name: str) -> WorkingMemory:
+        """Load a namespace into a `WorkingMemory` bound to this store: calls apply in process, `flush` commits."""
+        return self.buffered_many([name])[name]
+
+    def buffered_many(self, names: Sequence[str]) -> dict[str, WorkingMemory]:
+        """`buffered` for many namespaces with one read."""
+        return self._load([validate_namespace(n) for n in names])
+
+    def working_memory(self, name: str | None = None, *, seed: int | None = None) -> WorkingMemory:
+        """An empty working memory with this store's settings; bound to the store when ``name`` is given."""
+        memory = WorkingMemory(
+            name,
+            paper_compat=self.paper_compat,
+            token_counter=self.token_counter,
+            core_token_limit=self.core_token_limit,
+            seed=seed,
+        )
+        if name is not None:
+            memory._store = self
+        return memory
+
+    def flush(self, memories: Iterable[WorkingMemory]) -> None:
+        """Commit what these working memories changed, all in one commit per table.
+
+        Raises `MemoryConflictError` (and writes nothing) if another writer committed to one of the
+        namespaces since it was loaded or last flushed; reload it with `buffered` and apply again.
+        On a storage error the memories keep their changes, so the flush can be retried.
+        """
+        dirty = [m for m in memories if m.dirty]
+        names = [m.namespace for m in dirty]
+        for memory in dirty:
+            if memory.namespace is None or memory._store is not self:
+                raise ValueError("flush takes working memories from this store's buffered() or working_memory(name)")
+        if len(set(names)) != len(names):
+            raise ValueError("two working memories of the same namespace cannot be flushed together")
+        if not dirty:
+            return
+        with self._lock.hold():
+            current = self._revisions(names)  # type: ignore[arg-type]
+            stale = [m.namespace for m in dirty if current.get(m.namespace, 0) != m.base_rev]  # type: ignore[arg-type]
+            if stale:
+                raise MemoryConflictError(
+                    f"namespace(s) {', '.join(map(repr, stale))} changed in the store since they were loaded; "
+                    "nothing was written. Load them again with buffered() and re-apply the calls"
+                )
+            self._commit(dirty)
+
+    def apply_batch(self, calls: Iterable[tuple[str, str, object]]) -> list[ToolResult]:
+        """Apply ``(namespace, tool_name, arguments)`` calls in order, committed together.
+
+        Namespaces are validated before anything is applied; bad calls become error results.
+        """
+        batch = [(validate_namespace(ns), tool, args) for ns, tool, args in calls]
+        if not batch:
+            return []
+        with self._lock.hold():
+            memories = self._load(list(dict.fromkeys(ns for ns, _, _ in batch)))
+            results = [memories[ns].apply_tool_call(tool, args) for ns, tool, args in batch]
+            self._commit([m for m in memories.values() if m.dirty])
+        return results
+
+    # ------------------------------------------------------------- maintenance
+    def optimize(self, *, cleanup_older_than: timedelta | None = None) -> None:
+        """Compact the tables and fold new rows into the indexes; optionally prune old versions."""
+        with self._lock.hold():
+            tables = [self._table, self._operations] + ([self._vector_table()] if self.embedder else [])
+            for table in tables:
+                self._guard(table.optimize, cleanup_older_than=cleanup_older_than)
+
+    # --------------------------------------------------------------- internals
+    def _open_or_create(self, name: str, schema: pa.Schema) -> Any:
+        try:
+            table = self._db.create_table(name, schema=schema, exist_ok=True)
+        except Exception as exc:
+            raise StorageError(f"cannot open table {name!r} in {self.uri!r}: {exc}") from exc
+        if table.schema != schema:
+            raise StorageError(
+                f"table {name!r} in {self.uri!r} has another schema than memalpha-memory writes; "
+                "is this folder another program's LanceDB database?"
+            )
+        return table
+
+    def _ensure_indexes(self, table: Any, scalar: dict[str, Any], fts: str | None = None) -> None:
+        existing = {tuple(index.columns) for index in table.list_indices()}
+        for column, config in scalar.items():
+            if (column,) not in existing:
+                table.create_index(column, config=config)
+        if fts is not None and (fts,) not in existing:
+            table.create_index(fts, config=FTS(stem=False, remove_stop_words=False, ascii_folding=False))
+
+    def _guard(self, action: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return action(*args, **kwargs)
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise StorageError(f"LanceDB operation on {self.uri!r} failed: {exc}") from exc
+
+    def _revisions(self, names: Sequence[str]) -> dict[str, int]:
+        if not names:
+            return {}
+        rows = (
+            self._table.search()
+            .where(f"kind = 'core' AND {_in('namespace', names)}")
+            .select(["namespace", "rev"])
+            .to_arrow()
+        )
+        return dict(zip(rows.column("namespace").to_pylist(), rows.column("rev").to_pylist(), strict=True))
+
+    def _load(self, names: Sequence[str]) -> dict[str, WorkingMemory]:
+        memories = {name: self.working_memory(name) for name in names}
+        if not names:
+            return memories
+        rows = self._table.search().where(_in("namespace", names)).select(_STATE_COLUMNS).to_arrow().to_pylist()
+        cores: dict[str, tuple[str, datetime, datetime]] = {}
+        entries: dict[str, list[tuple[EntryType, Entry]]] = {name: [] for name in names}
+        for row in rows:
+            ns = row["namespace"]
+            if row["kind"] == "core":
+                cores[ns] = (row["content"], row["created_at"], row["updated_at"])
+                memories[ns].base_rev = row["rev"]
+            else:
+                entry = Entry(row["id"], row["content"], row["created_at"], row["updated_at"], row["seq"])
+                entries[ns].append((row["kind"], entry))
+        for name, memory in memories.items():
+            memory._load(cores.get(name), entries[name])
+        return memories
+
+    def _commit(self, memories: Sequence[WorkingMemory]) -> None:
+        """Write the memories' changes: one merge_insert (upserts + deletes) and one log append."""
+        columns: dict[str, list[Any]] = {name: [] for name in MEMORY_SCHEMA.names}
+        log: dict[str, list[Any]] = {name: [] for name in OPERATIONS_SCHEMA.names}
+        deleted: list[str] = []
+        for memory in memories:
+            ns = memory.namespace
+            assert ns is not None
+            rev = memory.base_rev + 1
+            for kind, memory_id, content, seq, created, updated in memory._changed_rows():
+                for name, value in zip(
+                    MEMORY_SCHEMA.names,
+                    (f"{ns}/{memory_id}", ns, kind, memory_id, content, seq, rev, created, updated),
+                    strict=True,
+                ):
+                    columns[name].append(value)
+            deleted += [f"{ns}/{memory_id}" for memory_id in memory._deletes]
+            for index, operation in enumerate(memory._operations):
+                for name, value in zip(OPERATIONS_SCHEMA.names, (ns, rev, index, *operation), strict=True):
+                    log[name].append(value)
+        merge = self._table.merge_insert("key").when_matched_update_all().when_not_matched_insert_all()
+        if deleted:
+            merge = merge.when_not_matched_by_source_delete(_in("key", deleted))
+        self._guard(merge.execute, pa.Table.from_pydict(columns, schema=MEMORY_SCHEMA))
+        for memory in memories:
+            memory._mark_flushed(memory.base_rev + 1)
+        if log["namespace"]:
+            self._guard(self._operations.add, pa.Table.from_pydict(log, schema=OPERATIONS_SCHEMA))
+        self._commits += 1
+        if self.optimize_every and self._commits % self.optimize_every == 0:
+            logger.debug("optimizing %s after %d commits", self.uri, self._commits)
+            self._guard(self._table.optimize)
+            self._guard(self._operations.optimize)
+
+    # ------------------------------------------------------- reads for Memory
+    def _operations_of(self, name: str) -> list[Operation]:
+        rows = self._operations.search().where(f"namespace = {_quote(name)}").to_arrow().to_pylist()
+        rows.sort(key=lambda r: (r["rev"], r["index"]))
+        return [Operation(**{**r, "timestamp": r["timestamp"]}) for r in rows]
+
+    def _apply(self, name: str, calls: Sequence[tuple[str, object]]) -> list[ToolResult]:
+        with self._lock.hold():
+            memory = self._load([name])[name]
+            results = memory.apply_tool_calls(calls)
+            if memory.dirty:
+                self._commit([memory])
+        return results
+
+    def import_namespace(
+        self, document: NamespaceExport | dict[str, Any] | str, *, namespace: str | None = None, replace: bool = False
+    ) -> Memory:
+        """Load an export (model, dict or JSON text) into ``namespace`` (default: the exported name).
+
+        The target must be empty unless ``replace=True``, which swaps its contents in one commit.
+        """
+        try:
+            if isinstance(document, NamespaceExport):
+                export = document
+            elif isinstance(document, str):
+                export = NamespaceExport.model_validate_json(document)
+            else:
+                export = NamespaceExport.model_validate(document)
+        except ValidationError as exc:
+            raise InvalidExportError(f"not a memalpha memory export: {exc}") from exc
+        name = validate_namespace(namespace or export.namespace)
+        exported: list[tuple[EntryType, ExportedEntry]] = [("semantic", e) for e in export.semantic]
+        exported += [("episodic", e) for e in export.episodic]
+        ids = [e.id for _, e in exported]
+        if len(set(ids)) != len(ids):
+            raise InvalidExportError("the export repeats an entry id; ids must be unique within a namespace")
+        with self._lock.hold():
+            current = self._load([name])[name]
+            if current.base_rev and not replace:
+                raise NamespaceExistsError(f"namespace {name!r} already holds data; pass replace=True to overwrite it")
+            memory = self.working_memory(name)
+            now = datetime.now(UTC)
+            memory._load(
+                (export.core, now, now),
+                [
+                    (kind, Entry(e.id, e.content, e.created_at, e.updated_at, seq))
+                    for seq, (kind, e) in enumerate(exported)
+                ],
+            )
+            memory.base_rev = current.base_rev
+            memory._upserts = set(ids) | {""}
+            memory._deletes = {i for i in current._type_of if i not in set(ids)}
+            self._commit([memory])
+        return Memory(self, name)
+
+    def _vector_table(self) -> Any:
+        assert self.embedder is not None
+        if self._vectors is None:
+            schema = pa.schema(
+                [
+                    pa.field("key", pa.string(), nullable=False),
+                    pa.field("namespace", pa.string(), nullable=False),
+                    pa.field("kind", pa.string(), nullable=False),
+                    pa.field("content", pa.string(), nullable=False),
+                    pa.field("vector", pa.list_(pa.float32(), self.embedder.dim), nullable=False),
+                ]
+            )
+            with self._lock.hold():
+                self._vectors = self._open_or_create(f"vectors_{self.embedder.name}", schema)
+                self._ensure_indexes(self._vectors, {"namespace": Bitmap(), "key": BTree()})
+        return self._vectors
