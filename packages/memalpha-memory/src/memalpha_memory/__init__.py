@@ -9,8 +9,6 @@ Quick start::
     mem.search("where does Ana live?")
 """
 
-from __future__ import annotations
-
 from .bm25 import BM25Index, bm25_tokenize
 from .embeddings import Embedder, HashingEmbedder, MiniLMEmbedder
 from .exceptions import (

@@ -68,10 +68,10 @@ class Memory:
     # --------------------------------------------------------------- reading
     def snapshot(self) -> WorkingMemory:
         """The latest committed state as an unbound working memory (read it all with one query)."""
-        memory = self.store._load([self.namespace])[self.namespace]
-        memory._store = None
-        memory.record_operations = False
-        return memory
+        memory = self.store._state([self.namespace])[self.namespace]
+        copy = memory._clone(None)
+        copy.namespace, copy.base_rev = self.namespace, memory.base_rev
+        return copy
 
     def exists(self) -> bool:
         """Whether the namespace holds data."""

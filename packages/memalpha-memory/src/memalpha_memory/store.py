@@ -15,7 +15,9 @@ groups (see ``../shared/spec/lancedb-notes.md``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -75,6 +77,7 @@ OPERATIONS_SCHEMA = pa.schema(
         pa.field("memory_id", pa.string()),
     ]
 )
+_CACHE_SIZE = 256
 _STATE_COLUMNS = ["namespace", "kind", "id", "content", "seq", "rev", "created_at", "updated_at"]
 
 
@@ -116,6 +119,8 @@ class MemoryStore:
         self.optimize_every = optimize_every
         self._lock = WriteLock(lock_path)
         self._commits = 0
+        # namespace -> (memory table version, state at that version); saves a scan per committed call
+        self._cache: OrderedDict[str, tuple[int, WorkingMemory]] = OrderedDict()
         with self._lock.hold():
             self._table = self._open_or_create(MEMORY_TABLE, MEMORY_SCHEMA)
             self._operations = self._open_or_create(OPERATIONS_TABLE, OPERATIONS_SCHEMA)
@@ -208,7 +213,7 @@ class MemoryStore:
         """Copy namespace ``source`` into the new namespace ``target`` (one commit)."""
         validate_namespace(target)
         with self._lock.hold():
-            memory = self._load([validate_namespace(source)])[source]
+            memory = self._state([validate_namespace(source)])[source]
             if memory.base_rev == 0:
                 raise NamespaceNotFoundError(f"cannot fork {source!r}: the namespace does not exist")
             if target in self._revisions([target]):
@@ -225,7 +230,8 @@ class MemoryStore:
 
     def buffered_many(self, names: Sequence[str]) -> dict[str, WorkingMemory]:
         """`buffered` for many namespaces with one read."""
-        return self._load([validate_namespace(n) for n in names])
+        memories = self._state([validate_namespace(n) for n in names])
+        return {name: self._bound_copy(memory) for name, memory in memories.items()}
 
     def working_memory(self, name: str | None = None, *, seed: int | None = None) -> WorkingMemory:
         """An empty working memory with this store's settings; bound to the store when ``name`` is given."""
@@ -258,7 +264,7 @@ class MemoryStore:
             return
         with self._lock.hold():
             current = self._revisions(names)  # type: ignore[arg-type]
-            stale = [m.namespace for m in dirty if current.get(m.namespace, 0) != m.base_rev]  # type: ignore[arg-type]
+            stale = [m.namespace for m in dirty if current.get(m.namespace) != m._revision()]  # type: ignore[arg-type]
             if stale:
                 raise MemoryConflictError(
                     f"namespace(s) {', '.join(map(repr, stale))} changed in the store since they were loaded; "
@@ -274,11 +280,8 @@ class MemoryStore:
         batch = [(validate_namespace(ns), tool, args) for ns, tool, args in calls]
         if not batch:
             return []
-        with self._lock.hold():
-            memories = self._load(list(dict.fromkeys(ns for ns, _, _ in batch)))
-            results = [memories[ns].apply_tool_call(tool, args) for ns, tool, args in batch]
-            self._commit([m for m in memories.values() if m.dirty])
-        return results
+        with self._lock.hold(), self._updating(list(dict.fromkeys(ns for ns, _, _ in batch))) as memories:
+            return [memories[ns].apply_tool_call(tool, args) for ns, tool, args in batch]
 
     # ------------------------------------------------------------- maintenance
     def optimize(self, *, cleanup_older_than: timedelta | None = None) -> None:
@@ -315,16 +318,19 @@ class MemoryStore:
         except (OSError, RuntimeError, ValueError) as exc:
             raise StorageError(f"LanceDB operation on {self.uri!r} failed: {exc}") from exc
 
-    def _revisions(self, names: Sequence[str]) -> dict[str, int]:
+    def _revisions(self, names: Sequence[str]) -> dict[str, tuple[int, datetime]]:
+        """Each existing namespace's revision and creation time (a dropped and rewritten namespace
+        starts again at revision 1, so the pair tells its incarnations apart)."""
         if not names:
             return {}
         rows = (
             self._table.search()
             .where(f"kind = 'core' AND {_in('namespace', names)}")
-            .select(["namespace", "rev"])
+            .select(["namespace", "rev", "created_at"])
             .to_arrow()
+            .to_pylist()
         )
-        return dict(zip(rows.column("namespace").to_pylist(), rows.column("rev").to_pylist(), strict=True))
+        return {row["namespace"]: (row["rev"], row["created_at"]) for row in rows}
 
     def _load(self, names: Sequence[str]) -> dict[str, WorkingMemory]:
         memories = {name: self.working_memory(name) for name in names}
@@ -346,7 +352,12 @@ class MemoryStore:
         return memories
 
     def _commit(self, memories: Sequence[WorkingMemory]) -> None:
-        """Write the memories' changes: one merge_insert (upserts + deletes) and one log append."""
+        """Write the memories' changes: one merge_insert (upserts + deletes) and one log append.
+
+        If the log append fails, the memory table is restored to its version before the merge, so a
+        failed commit changes nothing and the memories keep their changes for a retry. (A crash between
+        the two writes keeps the data and loses that commit's log lines.)
+        """
         columns: dict[str, list[Any]] = {name: [] for name in MEMORY_SCHEMA.names}
         log: dict[str, list[Any]] = {name: [] for name in OPERATIONS_SCHEMA.names}
         deleted: list[str] = []
@@ -368,11 +379,17 @@ class MemoryStore:
         merge = self._table.merge_insert("key").when_matched_update_all().when_not_matched_insert_all()
         if deleted:
             merge = merge.when_not_matched_by_source_delete(_in("key", deleted))
+        before = self._table.version
         self._guard(merge.execute, pa.Table.from_pydict(columns, schema=MEMORY_SCHEMA))
+        if log["namespace"]:
+            try:
+                self._guard(self._operations.add, pa.Table.from_pydict(log, schema=OPERATIONS_SCHEMA))
+            except StorageError:
+                # keep memory and log consistent: we hold the write lock, so nobody committed since `before`
+                self._guard(self._table.restore, before)
+                raise
         for memory in memories:
             memory._mark_flushed(memory.base_rev + 1)
-        if log["namespace"]:
-            self._guard(self._operations.add, pa.Table.from_pydict(log, schema=OPERATIONS_SCHEMA))
         self._commits += 1
         if self.optimize_every and self._commits % self.optimize_every == 0:
             logger.debug("optimizing %s after %d commits", self.uri, self._commits)
@@ -386,12 +403,53 @@ class MemoryStore:
         return [Operation(**{**r, "timestamp": r["timestamp"]}) for r in rows]
 
     def _apply(self, name: str, calls: Sequence[tuple[str, object]]) -> list[ToolResult]:
-        with self._lock.hold():
-            memory = self._load([name])[name]
-            results = memory.apply_tool_calls(calls)
-            if memory.dirty:
-                self._commit([memory])
-        return results
+        with self._lock.hold(), self._updating([name]) as memories:
+            return memories[name].apply_tool_calls(calls)
+
+    @contextmanager
+    def _updating(self, names: Sequence[str]) -> Iterator[dict[str, WorkingMemory]]:
+        """The latest state of ``names`` to apply calls to, committed when the block ends. Hold the lock."""
+        memories = self._state(names)
+        try:
+            yield memories
+            self._commit([m for m in memories.values() if m.dirty])
+        except BaseException:
+            for name in names:
+                self._cache.pop(name, None)  # the cached states may hold changes that were not committed
+            raise
+        version = self._table.version
+        for name, memory in memories.items():
+            self._remember(name, version, memory)
+
+    def _state(self, names: Sequence[str]) -> dict[str, WorkingMemory]:
+        """The latest committed state of each namespace, from the cache where it is still current.
+
+        The returned memories are the cached objects: copy them (`_bound_copy`) before handing them out.
+        """
+        version = self._table.version
+        found: dict[str, WorkingMemory] = {}
+        for name in names:
+            hit = self._cache.get(name)
+            if hit is not None and hit[0] == version:
+                found[name] = hit[1]
+        missing = [name for name in names if name not in found]
+        for name, memory in self._load(missing).items():
+            self._remember(name, version, memory)
+            found[name] = memory
+        return {name: found[name] for name in names}
+
+    def _remember(self, name: str, version: int, memory: WorkingMemory) -> None:
+        self._cache[name] = (version, memory)
+        self._cache.move_to_end(name)
+        while len(self._cache) > _CACHE_SIZE:
+            self._cache.popitem(last=False)
+
+    def _bound_copy(self, memory: WorkingMemory) -> WorkingMemory:
+        copy = memory._clone(memory.namespace)
+        copy.record_operations = True
+        copy.base_rev = memory.base_rev
+        copy._store = self
+        return copy
 
     def import_namespace(
         self, document: NamespaceExport | dict[str, Any] | str, *, namespace: str | None = None, replace: bool = False
@@ -416,7 +474,7 @@ class MemoryStore:
         if len(set(ids)) != len(ids):
             raise InvalidExportError("the export repeats an entry id; ids must be unique within a namespace")
         with self._lock.hold():
-            current = self._load([name])[name]
+            current = self._state([name])[name]
             if current.base_rev and not replace:
                 raise NamespaceExistsError(f"namespace {name!r} already holds data; pass replace=True to overwrite it")
             memory = self.working_memory(name)

@@ -132,7 +132,7 @@ class WorkingMemory:
                 result = _with_message(result, result.message + " (arguments were repaired from broken JSON)")
         except CallError as error:
             result = ToolResult(tool=tool, status="error", error_kind=error.kind, message=error.message)
-        if self.record_operations:
+        if self.record_operations and tool not in tools.READ_TOOLS:
             self._record(tool, arguments, result)
         return result
 
@@ -376,14 +376,21 @@ class WorkingMemory:
 
     # ------------------------------------------------------------ persistence
     def fork(self, namespace: str | None = None, *, seed: int | None = None) -> WorkingMemory:
-        """An independent copy (entries are immutable, so copying the dicts is enough)."""
+        """An independent copy; flushed under ``namespace``, all of it is new data there."""
+        child = self._clone(namespace, seed=seed)
+        child.record_operations = self.record_operations if namespace is None else True
+        child._upserts = set(self._type_of) | {""}
+        return child
+
+    def _clone(self, namespace: str | None, *, seed: int | None = None) -> WorkingMemory:
+        """The same state, with no pending changes (entries are immutable: copying the dicts is enough)."""
         child = WorkingMemory(
             namespace,
             paper_compat=self.paper_compat,
             token_counter=self.token_counter,
             core_token_limit=self.core_token_limit,
             seed=seed,
-            record_operations=self.record_operations if namespace is None else None,
+            record_operations=False,
         )
         child._core, child._core_created_at, child._core_updated_at = (
             self._core,
@@ -395,7 +402,6 @@ class WorkingMemory:
             child._contents[kind] = Counter(self._contents[kind])
         child._type_of = dict(self._type_of)
         child._next_seq = self._next_seq
-        child._upserts = set(self._type_of) | {""}  # a fork is new data wherever it is flushed
         return child
 
     @property
@@ -419,6 +425,11 @@ class WorkingMemory:
             self._type_of[entry.id] = kind
             self._next_seq = max(self._next_seq, entry.seq + 1)
         self._version += 1
+
+    def _revision(self) -> tuple[int, datetime] | None:
+        """What the store must still hold for a flush to be safe: revision and creation time, or
+        ``None`` for a namespace that did not exist when this memory was loaded."""
+        return (self.base_rev, self._core_created_at) if self.base_rev else None
 
     def _mark_flushed(self, rev: int) -> None:
         """Forget the changes a flush has committed; ``rev`` is the namespace's new revision."""
