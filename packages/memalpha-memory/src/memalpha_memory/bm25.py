@@ -42,21 +42,18 @@ class BM25Index:
         self.tokenizer = tokenizer
         self.size = len(documents)
         self.vocabulary: dict[str, int] = {}
-        rows: list[int] = []
-        cols: list[int] = []
-        tfs: list[int] = []
+        term_ids: list[int] = []
         lengths = np.zeros(self.size, dtype=np.float64)
+        setdefault = self.vocabulary.setdefault
         for row, document in enumerate(documents):
             tokens = tokenizer(document)
             lengths[row] = len(tokens)
-            for term, count in Counter(tokens).items():
-                rows.append(row)
-                cols.append(self.vocabulary.setdefault(term, len(self.vocabulary)))
-                tfs.append(count)
+            term_ids += [setdefault(token, len(self.vocabulary)) for token in tokens]
         n_terms = len(self.vocabulary)
-        row_idx = np.asarray(rows, dtype=np.int64)
-        col_idx = np.asarray(cols, dtype=np.int64)
-        tf = np.asarray(tfs, dtype=np.float64)
+        # term frequencies: count each (document, term) pair once over the flattened token stream
+        doc_ids = np.repeat(np.arange(self.size, dtype=np.int64), lengths.astype(np.int64))
+        pairs, tf = np.unique(doc_ids * max(n_terms, 1) + np.asarray(term_ids, dtype=np.int64), return_counts=True)
+        row_idx, col_idx = np.divmod(pairs, max(n_terms, 1))
         total_length = float(lengths.sum())
         if n_terms and total_length > 0:
             document_frequency = np.bincount(col_idx, minlength=n_terms).astype(np.float64)
@@ -103,9 +100,7 @@ class BM25Index:
 
     def batch_top_k(self, queries: Sequence[str], k: int) -> list[list[tuple[int, float]]]:
         """`top_k` for many queries with one matrix product."""
-        all_scores = self.batch_scores(queries)
-        out = []
-        for scores in all_scores:
-            order = np.argsort(-scores, kind="stable")[: max(k, 0)]
-            out.append([(int(i), float(scores[i])) for i in order])
-        return out
+        scores = self.batch_scores(queries)
+        order = np.argsort(-scores, axis=1, kind="stable")[:, : max(k, 0)]
+        best = np.take_along_axis(scores, order, axis=1)
+        return [list(zip(o.tolist(), s.tolist(), strict=True)) for o, s in zip(order, best, strict=True)]

@@ -68,7 +68,7 @@ class Memory:
     # --------------------------------------------------------------- reading
     def snapshot(self) -> WorkingMemory:
         """The latest committed state as an unbound working memory (read it all with one query)."""
-        memory = self.store._state([self.namespace])[self.namespace]
+        memory = self._latest()
         copy = memory._clone(None)
         copy.namespace, copy.base_rev = self.namespace, memory.base_rev
         return copy
@@ -77,22 +77,26 @@ class Memory:
         """Whether the namespace holds data."""
         return self.store.exists(self.namespace)
 
+    def _latest(self) -> WorkingMemory:
+        """The store's cached latest state: read it, never change it."""
+        return self.store._state([self.namespace])[self.namespace]
+
     @property
     def core(self) -> str:
         """The core memory paragraph."""
-        return self.snapshot().core
+        return self._latest().core
 
     def entries(self, memory_type: str) -> list[Entry]:
         """Entries of ``"semantic"`` or ``"episodic"`` memory, oldest first."""
-        return self.snapshot().entries(memory_type)
+        return self._latest().entries(memory_type)
 
     def get(self, memory_id: str) -> Entry | None:
         """The entry with this id, or ``None``."""
-        return self.snapshot().get(memory_id)
+        return self._latest().get(memory_id)
 
     def total_tokens(self) -> int:
         """Tokens of core plus all entries (the paper's memory size)."""
-        return self.snapshot().total_tokens()
+        return self._latest().total_tokens()
 
     def operations(self) -> list[Operation]:
         """Every write call applied to this namespace, in order, with its result."""
@@ -100,11 +104,11 @@ class Memory:
 
     def render_view(self, recent: int = 5) -> str:
         """The writer's view (paper §2.2): core plus the ``recent`` newest items of each type, with ids."""
-        return self.snapshot().render_view(recent)
+        return self._latest().render_view(recent)
 
     def retrieve_for_answer(self, question: str, *, k: int = 20, max_tokens: int | None = None) -> AnswerContext:
         """Core plus BM25 top-``k`` semantic and episodic items, shrunk to ``max_tokens`` (paper §5)."""
-        return self.snapshot().retrieve_for_answer(question, k=k, max_tokens=max_tokens)
+        return self._latest().retrieve_for_answer(question, k=k, max_tokens=max_tokens)
 
     def render_for_answer(self, question: str, *, k: int = 20, max_tokens: int | None = None) -> str:
         """The answerer's view as text (paper §2.3)."""
@@ -122,7 +126,7 @@ class Memory:
         """
         kinds = _KINDS if memory_type is None else (_entry_type(memory_type),)
         if mode == "bm25":
-            return self.snapshot().search(query, memory_type=memory_type, k=k)
+            return self._latest().search(query, memory_type=memory_type, k=k)
         if mode == "fts":
             return self._fts(query, kinds, k)
         if mode in ("vector", "hybrid"):

@@ -6,10 +6,12 @@ empty id, and its ``rev`` is the namespace's revision), one ``operations`` table
 calls), and one ``vectors_<embedder>`` table per embedder. Indexes: BITMAP on ``namespace``, BTREE on
 ``key``, full text on ``content`` (no stemming or stop words, so ranking stays close to the paper's BM25).
 
-Every write is one ``merge_insert`` on ``key`` (upserts and deletes in one atomic commit) plus one
-``add`` to the log, however many calls and namespaces it carries: LanceDB commits cost milliseconds
-and each makes a table version, so calls are applied in process (`WorkingMemory`) and committed in
-groups (see ``../shared/spec/lancedb-notes.md``).
+Every write is one ``merge_insert`` on ``key`` plus one ``add`` to the log, however many calls and
+namespaces it carries: LanceDB commits cost milliseconds and each makes a table version, so calls are
+applied in process (`WorkingMemory`) and committed in groups (see ``../shared/spec/lancedb-notes.md``).
+A deleted entry is written as a tombstone row (``kind = 'deleted'``), so upserts and deletes land in
+one atomic commit without the full-table join that ``when_not_matched_by_source_delete`` costs (2x on
+the per-step flush); tombstones are purged when the tables are compacted.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,7 +44,7 @@ from .export import ExportedEntry, NamespaceExport
 from .memory import Memory
 from .tokens import TokenCounter
 from .types import Entry, EntryType, Operation, ToolResult, validate_namespace
-from .working import WorkingMemory
+from .working import Changes, WorkingMemory
 
 __all__ = ["MemoryStore"]
 
@@ -86,6 +90,11 @@ def _in(column: str, values: Iterable[str]) -> str:
     return f"{column} IN ({', '.join(_quote(v) for v in values)})"
 
 
+def _columns(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema.names]
+    return pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(columns, schema, strict=True)], schema=schema)
+
+
 def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -119,8 +128,11 @@ class MemoryStore:
         self.optimize_every = optimize_every
         self._lock = WriteLock(lock_path)
         self._commits = 0
-        # namespace -> (memory table version, state at that version); saves a scan per committed call
-        self._cache: OrderedDict[str, tuple[int, WorkingMemory]] = OrderedDict()
+        self._executor: ThreadPoolExecutor | None = None
+        self._in_flight: tuple[_Commit, Future[BaseException | None]] | None = None
+        # namespace -> its latest state, valid while the memory table is at that state's `_table_version`.
+        # Published states are never mutated (writers work on clones), so readers may use them directly.
+        self._cache: OrderedDict[str, WorkingMemory] = OrderedDict()
         with self._lock.hold():
             self._table = self._open_or_create(MEMORY_TABLE, MEMORY_SCHEMA)
             self._operations = self._open_or_create(OPERATIONS_TABLE, OPERATIONS_SCHEMA)
@@ -224,35 +236,50 @@ class MemoryStore:
         return Memory(self, target)
 
     # ---------------------------------------------------------- buffered path
-    def buffered(self, name: str) -> WorkingMemory:
-        """Load a namespace into a `WorkingMemory` bound to this store: calls apply in process, `flush` commits."""
-        return self.buffered_many([name])[name]
+    def buffered(self, name: str, *, record_operations: bool = True) -> WorkingMemory:
+        """Load a namespace into a `WorkingMemory` bound to this store: calls apply in process, `flush` commits.
 
-    def buffered_many(self, names: Sequence[str]) -> dict[str, WorkingMemory]:
+        ``record_operations=False`` leaves this memory's calls out of the operation log (a rollout that
+        keeps its own traces saves the log's time and space).
+        """
+        return self.buffered_many([name], record_operations=record_operations)[name]
+
+    def buffered_many(self, names: Sequence[str], *, record_operations: bool = True) -> dict[str, WorkingMemory]:
         """`buffered` for many namespaces with one read."""
         memories = self._state([validate_namespace(n) for n in names])
-        return {name: self._bound_copy(memory) for name, memory in memories.items()}
+        return {name: self._bound_copy(memory, record_operations) for name, memory in memories.items()}
 
-    def working_memory(self, name: str | None = None, *, seed: int | None = None) -> WorkingMemory:
-        """An empty working memory with this store's settings; bound to the store when ``name`` is given."""
+    def working_memory(
+        self, name: str | None = None, *, seed: int | None = None, record_operations: bool = True
+    ) -> WorkingMemory:
+        """An empty working memory with this store's settings; bound to the store when ``name`` is given.
+
+        Flushing it into a namespace that already holds data raises `MemoryConflictError`.
+        """
         memory = WorkingMemory(
             name,
             paper_compat=self.paper_compat,
             token_counter=self.token_counter,
             core_token_limit=self.core_token_limit,
             seed=seed,
+            record_operations=record_operations and name is not None,
         )
         if name is not None:
             memory._store = self
         return memory
 
-    def flush(self, memories: Iterable[WorkingMemory]) -> None:
+    def flush(self, memories: Iterable[WorkingMemory], *, wait: bool = True) -> None:
         """Commit what these working memories changed, all in one commit per table.
 
         Raises `MemoryConflictError` (and writes nothing) if another writer committed to one of the
         namespaces since it was loaded or last flushed; reload it with `buffered` and apply again.
-        On a storage error the memories keep their changes, so the flush can be retried.
+        If the commit fails, the memories keep their changes, so the flush can be retried.
+
+        With ``wait=False`` the commit runs on a background thread while you go on applying calls (to the
+        same memories, too); the next `flush` or `wait` waits for it and raises its error, if any, after
+        putting its changes back into the memories. Call `wait` before reading what was flushed.
         """
+        self.wait()
         dirty = [m for m in memories if m.dirty]
         names = [m.namespace for m in dirty]
         for memory in dirty:
@@ -262,15 +289,30 @@ class MemoryStore:
             raise ValueError("two working memories of the same namespace cannot be flushed together")
         if not dirty:
             return
-        with self._lock.hold():
-            current = self._revisions(names)  # type: ignore[arg-type]
-            stale = [m.namespace for m in dirty if current.get(m.namespace) != m._revision()]  # type: ignore[arg-type]
-            if stale:
-                raise MemoryConflictError(
-                    f"namespace(s) {', '.join(map(repr, stale))} changed in the store since they were loaded; "
-                    "nothing was written. Load them again with buffered() and re-apply the calls"
-                )
-            self._commit(dirty)
+        commit = _Commit.take(dirty)
+        if wait:
+            self._settle(commit, self._run(self._write, commit, check=True))
+            return
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memalpha-flush")
+        self._in_flight = (commit, self._executor.submit(self._run, self._write, commit, check=True))
+
+    def wait(self) -> None:
+        """Wait for a ``flush(wait=False)`` still running; raise its error (its changes are back in place)."""
+        if self._in_flight is None:
+            return
+        commit, future = self._in_flight
+        self._in_flight = None
+        self._settle(commit, future.result())
+
+    def close(self) -> None:
+        """Wait for a background flush and stop its thread. The store stays readable."""
+        try:
+            self.wait()
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown()
+                self._executor = None
 
     def apply_batch(self, calls: Iterable[tuple[str, str, object]]) -> list[ToolResult]:
         """Apply ``(namespace, tool_name, arguments)`` calls in order, committed together.
@@ -285,8 +327,9 @@ class MemoryStore:
 
     # ------------------------------------------------------------- maintenance
     def optimize(self, *, cleanup_older_than: timedelta | None = None) -> None:
-        """Compact the tables and fold new rows into the indexes; optionally prune old versions."""
+        """Purge tombstones, compact the tables and fold new rows into the indexes; optionally prune old versions."""
         with self._lock.hold():
+            self._guard(self._table.delete, "kind = 'deleted'")
             tables = [self._table, self._operations] + ([self._vector_table()] if self.embedder else [])
             for table in tables:
                 self._guard(table.optimize, cleanup_older_than=cleanup_older_than)
@@ -336,7 +379,8 @@ class MemoryStore:
         memories = {name: self.working_memory(name) for name in names}
         if not names:
             return memories
-        rows = self._table.search().where(_in("namespace", names)).select(_STATE_COLUMNS).to_arrow().to_pylist()
+        where = f"{_in('namespace', names)} AND kind != 'deleted'"
+        rows = self._table.search().where(where).select(_STATE_COLUMNS).to_arrow().to_pylist()
         cores: dict[str, tuple[str, datetime, datetime]] = {}
         entries: dict[str, list[tuple[EntryType, Entry]]] = {name: [] for name in names}
         for row in rows:
@@ -352,49 +396,65 @@ class MemoryStore:
         return memories
 
     def _commit(self, memories: Sequence[WorkingMemory]) -> None:
-        """Write the memories' changes: one merge_insert (upserts + deletes) and one log append.
+        """Commit the memories' changes now (hold the write lock)."""
+        if memories:
+            commit = _Commit.take(memories)
+            self._settle(commit, self._run(self._write, commit, check=False))
+
+    @staticmethod
+    def _run(action: Any, *args: Any, **kwargs: Any) -> BaseException | None:
+        """Run ``action``; return its error instead of raising it (settled by `_settle`)."""
+        try:
+            action(*args, **kwargs)
+        except Exception as exc:
+            return exc
+        return None
+
+    def _settle(self, commit: _Commit, error: BaseException | None) -> None:
+        """After `_write`: mark the memories flushed, or give them their changes back and raise."""
+        if error is not None:
+            for memory, changes in zip(commit.memories, commit.changes, strict=True):
+                memory._restore_changes(changes)
+            raise error
+        assert commit.version is not None
+        for memory in commit.memories:
+            memory._mark_flushed(memory.base_rev + 1, commit.version)
+
+    def _write(self, commit: _Commit, *, check: bool) -> None:
+        """Write a commit: one merge_insert (upserts + deletes) and one log append.
 
         If the log append fails, the memory table is restored to its version before the merge, so a
-        failed commit changes nothing and the memories keep their changes for a retry. (A crash between
-        the two writes keeps the data and loses that commit's log lines.)
+        failed commit changes nothing. (A crash between the two writes keeps the data and loses that
+        commit's log lines.) With ``check``, first make sure no one else wrote to these namespaces.
         """
-        columns: dict[str, list[Any]] = {name: [] for name in MEMORY_SCHEMA.names}
-        log: dict[str, list[Any]] = {name: [] for name in OPERATIONS_SCHEMA.names}
-        deleted: list[str] = []
-        for memory in memories:
-            ns = memory.namespace
-            assert ns is not None
-            rev = memory.base_rev + 1
-            for kind, memory_id, content, seq, created, updated in memory._changed_rows():
-                for name, value in zip(
-                    MEMORY_SCHEMA.names,
-                    (f"{ns}/{memory_id}", ns, kind, memory_id, content, seq, rev, created, updated),
-                    strict=True,
-                ):
-                    columns[name].append(value)
-            deleted += [f"{ns}/{memory_id}" for memory_id in memory._deletes]
-            for index, operation in enumerate(memory._operations):
-                for name, value in zip(OPERATIONS_SCHEMA.names, (ns, rev, index, *operation), strict=True):
-                    log[name].append(value)
-        merge = self._table.merge_insert("key").when_matched_update_all().when_not_matched_insert_all()
-        if deleted:
-            merge = merge.when_not_matched_by_source_delete(_in("key", deleted))
-        before = self._table.version
-        self._guard(merge.execute, pa.Table.from_pydict(columns, schema=MEMORY_SCHEMA))
-        if log["namespace"]:
-            try:
-                self._guard(self._operations.add, pa.Table.from_pydict(log, schema=OPERATIONS_SCHEMA))
-            except StorageError:
-                # keep memory and log consistent: we hold the write lock, so nobody committed since `before`
-                self._guard(self._table.restore, before)
-                raise
-        for memory in memories:
-            memory._mark_flushed(memory.base_rev + 1)
-        self._commits += 1
-        if self.optimize_every and self._commits % self.optimize_every == 0:
-            logger.debug("optimizing %s after %d commits", self.uri, self._commits)
-            self._guard(self._table.optimize)
-            self._guard(self._operations.optimize)
+        with self._lock.hold():
+            version = self._table.version
+            if check and any(m._table_version != version for m in commit.memories):
+                current = self._revisions([m.namespace for m in commit.memories])  # type: ignore[misc]
+                stale = [m.namespace for m in commit.memories if current.get(m.namespace) != m._revision()]  # type: ignore[arg-type]
+                if stale:
+                    raise MemoryConflictError(
+                        f"namespace(s) {', '.join(map(repr, stale))} changed in the store since they were loaded; "
+                        "nothing was written. Load them again with buffered() and re-apply the calls"
+                    )
+            merge = self._table.merge_insert("key").when_matched_update_all().when_not_matched_insert_all()
+            self._guard(merge.execute, _columns(commit.rows, MEMORY_SCHEMA))
+            if commit.operations:
+                try:
+                    self._guard(self._operations.add, _columns(commit.operations, OPERATIONS_SCHEMA))
+                except StorageError:
+                    # keep memory and log consistent: we hold the write lock, so nobody committed since
+                    self._guard(self._table.restore, version)
+                    raise
+            self._commits += 1
+            if self.optimize_every and self._commits % self.optimize_every == 0:
+                try:  # maintenance: the commit above stands whether or not it works
+                    self._table.delete("kind = 'deleted'")
+                    self._table.optimize()
+                    self._operations.optimize()
+                except Exception as exc:
+                    logger.warning("compacting %s failed (%s); will try again after more commits", self.uri, exc)
+            commit.version = self._table.version
 
     # ------------------------------------------------------- reads for Memory
     def _operations_of(self, name: str) -> list[Operation]:
@@ -408,46 +468,43 @@ class MemoryStore:
 
     @contextmanager
     def _updating(self, names: Sequence[str]) -> Iterator[dict[str, WorkingMemory]]:
-        """The latest state of ``names`` to apply calls to, committed when the block ends. Hold the lock."""
-        memories = self._state(names)
-        try:
-            yield memories
-            self._commit([m for m in memories.values() if m.dirty])
-        except BaseException:
-            for name in names:
-                self._cache.pop(name, None)  # the cached states may hold changes that were not committed
-            raise
+        """Copies of the latest state of ``names`` to apply calls to, committed when the block ends.
+
+        Hold the write lock. On success the copies become the cached states.
+        """
+        memories = {name: self._bound_copy(memory) for name, memory in self._state(names).items()}
+        yield memories
+        self._commit([m for m in memories.values() if m.dirty])
         version = self._table.version
-        for name, memory in memories.items():
-            self._remember(name, version, memory)
+        for memory in memories.values():
+            memory._table_version = version  # the commit moved the table on: every copy is current again
+            self._remember(memory)
 
     def _state(self, names: Sequence[str]) -> dict[str, WorkingMemory]:
         """The latest committed state of each namespace, from the cache where it is still current.
 
-        The returned memories are the cached objects: copy them (`_bound_copy`) before handing them out.
+        These are the cached objects: read them, or copy them (`_bound_copy`) to change them.
         """
         version = self._table.version
-        found: dict[str, WorkingMemory] = {}
-        for name in names:
-            hit = self._cache.get(name)
-            if hit is not None and hit[0] == version:
-                found[name] = hit[1]
+        found = {name: m for name in names if (m := self._cache.get(name)) is not None and m._table_version == version}
         missing = [name for name in names if name not in found]
         for name, memory in self._load(missing).items():
-            self._remember(name, version, memory)
-            found[name] = memory
+            memory._table_version = version
+            found[name] = self._remember(memory)
         return {name: found[name] for name in names}
 
-    def _remember(self, name: str, version: int, memory: WorkingMemory) -> None:
-        self._cache[name] = (version, memory)
-        self._cache.move_to_end(name)
+    def _remember(self, memory: WorkingMemory) -> WorkingMemory:
+        assert memory.namespace is not None
+        self._cache[memory.namespace] = memory
+        self._cache.move_to_end(memory.namespace)
         while len(self._cache) > _CACHE_SIZE:
             self._cache.popitem(last=False)
+        return memory
 
-    def _bound_copy(self, memory: WorkingMemory) -> WorkingMemory:
+    def _bound_copy(self, memory: WorkingMemory, record_operations: bool = True) -> WorkingMemory:
         copy = memory._clone(memory.namespace)
-        copy.record_operations = True
-        copy.base_rev = memory.base_rev
+        copy.record_operations = record_operations
+        copy.base_rev, copy._table_version = memory.base_rev, memory._table_version
         copy._store = self
         return copy
 
@@ -508,3 +565,26 @@ class MemoryStore:
                 self._vectors = self._open_or_create(f"vectors_{self.embedder.name}", schema)
                 self._ensure_indexes(self._vectors, {"namespace": Bitmap(), "key": BTree()})
         return self._vectors
+
+
+@dataclass(slots=True)
+class _Commit:
+    """Changes taken out of working memories, as the rows to write."""
+
+    memories: list[WorkingMemory]
+    changes: list[Changes]
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    operations: list[tuple[Any, ...]] = field(default_factory=list)
+    version: int | None = None  # the memory table's version once written
+
+    @classmethod
+    def take(cls, memories: Sequence[WorkingMemory]) -> _Commit:
+        commit = cls(list(memories), [m._take_changes() for m in memories])
+        for memory, changes in zip(commit.memories, commit.changes, strict=True):
+            ns, rev = memory.namespace, memory.base_rev + 1
+            commit.rows += [(f"{ns}/{row[1]}", ns, *row[:4], rev, *row[4:]) for row in memory._rows(changes.upserts)]
+            if changes.deletes:
+                now = datetime.now(UTC)
+                commit.rows += [(f"{ns}/{i}", ns, "deleted", i, "", -1, rev, now, now) for i in changes.deletes]
+            commit.operations += [(ns, rev, index, *op) for index, op in enumerate(changes.operations)]
+        return commit

@@ -12,6 +12,7 @@ import json
 import random
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ __all__ = ["CORE_TRUNCATION_MARKER", "WorkingMemory"]
 CORE_TRUNCATION_MARKER = " [content exceeds {limit} tokens, truncated]"
 _ENTRY_TYPES: tuple[EntryType, ...] = ("semantic", "episodic")
 _EPOCH = datetime.fromtimestamp(0, UTC)
+_ARGUMENTS_ENCODER = json.JSONEncoder(ensure_ascii=False, default=repr)  # built once: json.dumps rebuilds it
 
 PendingOperation = tuple[datetime, str, str, Status, str | None, str, str | None, str | None]
 
@@ -77,6 +79,7 @@ class WorkingMemory:
         self._deletes: set[str] = set()
         self._operations: list[PendingOperation] = []
         self.base_rev = 0
+        self._table_version: int | None = None  # the store's table version this state was current at
         self._store: MemoryStore | None = None
 
     # ----------------------------------------------------------------- reading
@@ -295,7 +298,7 @@ class WorkingMemory:
             text = arguments
         else:
             try:
-                text = json.dumps(arguments, ensure_ascii=False, default=repr)
+                text = _ARGUMENTS_ENCODER.encode(arguments)
             except (TypeError, ValueError, RecursionError):
                 text = repr(arguments)
         self._operations.append(
@@ -402,6 +405,7 @@ class WorkingMemory:
             child._contents[kind] = Counter(self._contents[kind])
         child._type_of = dict(self._type_of)
         child._next_seq = self._next_seq
+        child._version, child._bm25 = self._version, dict(self._bm25)  # BM25 indexes are immutable
         return child
 
     @property
@@ -426,18 +430,24 @@ class WorkingMemory:
             self._next_seq = max(self._next_seq, entry.seq + 1)
         self._version += 1
 
-    def _revision(self) -> tuple[int, datetime] | None:
-        """What the store must still hold for a flush to be safe: revision and creation time, or
-        ``None`` for a namespace that did not exist when this memory was loaded."""
-        return (self.base_rev, self._core_created_at) if self.base_rev else None
+    def _mark_flushed(self, rev: int, table_version: int) -> None:
+        """A commit of this memory's changes succeeded: the namespace is at ``rev``, the table at ``table_version``."""
+        self.base_rev, self._table_version = rev, table_version
 
-    def _mark_flushed(self, rev: int) -> None:
-        """Forget the changes a flush has committed; ``rev`` is the namespace's new revision."""
+    def _take_changes(self) -> Changes:
+        """Hand the pending changes to a commit; `_restore_changes` gives them back if it fails."""
+        changes = Changes(self._upserts, self._deletes, self._operations)
         self._upserts, self._deletes, self._operations = set(), set(), []
-        self.base_rev = rev
+        return changes
 
-    def _changed_rows(self) -> list[tuple[str, str, str, int, datetime, datetime]]:
-        """``(kind, id, content, seq, created_at, updated_at)`` of the core and every upserted entry.
+    def _restore_changes(self, changes: Changes) -> None:
+        """Put back the changes of a commit that failed, before any made since."""
+        self._upserts |= changes.upserts
+        self._deletes |= {i for i in changes.deletes if i not in self._type_of} - self._upserts
+        self._operations = changes.operations + self._operations
+
+    def _rows(self, upserts: set[str]) -> list[tuple[str, str, str, int, datetime, datetime]]:
+        """``(kind, id, content, seq, created_at, updated_at)`` of the core and of the upserted entries.
 
         The core row is always written: it carries the namespace revision. A core never written is
         stamped now.
@@ -445,12 +455,27 @@ class WorkingMemory:
         if self._core_created_at == _EPOCH:
             self._core_created_at = self._core_updated_at = datetime.now(UTC)
         rows = [("core", "", self._core, -1, self._core_created_at, self._core_updated_at)]
-        for memory_id in self._upserts:
+        for memory_id in upserts:
             kind = self._type_of.get(memory_id)
             if kind is not None:
                 e = self._entries[kind][memory_id]
                 rows.append((kind, memory_id, e.content, e.seq, e.created_at, e.updated_at))
         return rows
+
+    def _revision(self) -> tuple[int, datetime] | None:
+        """What the store must still hold for a flush to be safe: revision and creation time, or
+        ``None`` for a namespace that did not exist when this memory was loaded."""
+        return (self.base_rev, self._core_created_at) if self.base_rev else None
+
+
+@dataclass(slots=True)
+class Changes:
+    """What a working memory changed since its last flush: upserted ids ("" is the core), deleted ids,
+    and the log lines of the calls."""
+
+    upserts: set[str]
+    deletes: set[str]
+    operations: list[PendingOperation]
 
 
 def _entry_type(memory_type: str) -> EntryType:
