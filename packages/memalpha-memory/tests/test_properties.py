@@ -20,7 +20,7 @@ json_values = st.recursive(
 )
 plausible = st.dictionaries(
     st.sampled_from(KEYS),
-    st.sampled_from(["semantic_memory", "episodic", "core_memory", "CORE", "bm25", "abcd", ""])
+    st.sampled_from(["semantic_memory", "episodic", "core_memory", "CORE", "bm25", "text-embedding", "abcd", ""])
     | st.text(max_size=40)
     | json_values,
     max_size=5,

@@ -128,6 +128,8 @@ def test_delete_removes_the_entry() -> None:
         ("search_memory", {"memory_type": "semantic"}, "missing_argument", "query"),
         ("search_memory", {"query": "x", "k": 0}, "invalid_value", "positive"),
         ("search_memory", {"query": "x", "search_method": "magic"}, "invalid_value", "not supported"),
+        ("search_memory", {"query": "x", "search_method": "text-embedding"}, "invalid_value", "mode='bm25' only"),
+        ("search_memory", "{broken", "invalid_json", "JSON object"),
     ],
 )
 def test_bad_calls_become_error_results_with_a_kind(name: str, arguments: object, kind: str, phrase: str) -> None:

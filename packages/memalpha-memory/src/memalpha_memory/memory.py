@@ -16,7 +16,6 @@ from .exceptions import NamespaceNotFoundError, SearchUnavailableError
 from .export import ExportedEntry, NamespaceExport
 from .render import AnswerContext
 from .search import reciprocal_rank_fusion
-from .tools import CallError
 from .types import Entry, EntryType, Operation, SearchHit, SearchMode, ToolResult
 from .working import WorkingMemory, _entry_type
 
@@ -46,7 +45,7 @@ class Memory:
     def apply_tool_call(self, name: str, arguments: object = None) -> ToolResult:
         """Apply one tool call and commit it. Never raises on a bad call: see `ToolResult`."""
         if isinstance(name, str) and name.strip() == "search_memory":
-            return self._search_tool(arguments)
+            return tools.apply_search(arguments, self.search)
         return self.store._apply(self.namespace, [(name, arguments)])[0]
 
     def apply_tool_calls(self, calls: Iterable[tuple[str, object]]) -> list[ToolResult]:
@@ -222,23 +221,6 @@ class Memory:
                     )
                 store._guard(merge.execute, data)
         return memory
-
-    def _search_tool(self, arguments: object) -> ToolResult:
-        try:
-            args, _ = tools.parse_arguments(arguments)
-            memory_type, query, k, mode = tools.parse_search(args)
-            hits = self.search(query, memory_type=memory_type, k=k, mode=mode)
-        except CallError as error:
-            return ToolResult(tool="search_memory", status="error", error_kind=error.kind, message=error.message)
-        except SearchUnavailableError as error:
-            return ToolResult(tool="search_memory", status="error", error_kind="invalid_value", message=str(error))
-        return ToolResult(
-            tool="search_memory",
-            status="ok",
-            memory_type=memory_type,
-            hits=tuple(hits),
-            message=f"found {len(hits)} item(s)",
-        )
 
     # --------------------------------------------------------- export/import
     def export(self) -> NamespaceExport:

@@ -9,11 +9,13 @@ not valid JSON is repaired with json-repair before it is given up on.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import json_repair
 
-from .types import EntryType, ErrorKind, MemoryType, SearchMode, normalize_memory_type
+from .exceptions import SearchUnavailableError
+from .types import EntryType, ErrorKind, MemoryType, SearchHit, SearchMode, ToolResult, normalize_memory_type
 
 __all__ = ["READ_TOOLS", "WRITE_TOOLS", "tool_schemas"]
 
@@ -226,6 +228,25 @@ def parse_search(args: dict[str, Any]) -> tuple[EntryType | None, str, int, Sear
     if mode is None:
         raise CallError("invalid_value", f"search_method {method!r} is not supported; use 'bm25' or 'text-embedding'")
     return memory_type, query, min(int(k), MAX_SEARCH_K), mode
+
+
+def apply_search(arguments: object, search: Callable[..., list[SearchHit]]) -> ToolResult:
+    """Run ``search_memory`` with a memory's ``search`` method; bad calls become error results."""
+    try:
+        args, _ = parse_arguments(arguments)
+        memory_type, query, k, mode = parse_search(args)
+        hits = search(query, memory_type=memory_type, k=k, mode=mode)
+    except CallError as error:
+        return ToolResult(tool="search_memory", status="error", error_kind=error.kind, message=error.message)
+    except SearchUnavailableError as error:
+        return ToolResult(tool="search_memory", status="error", error_kind="invalid_value", message=str(error))
+    return ToolResult(
+        tool="search_memory",
+        status="ok",
+        memory_type=memory_type,
+        hits=tuple(hits),
+        message=f"found {len(hits)} item(s)",
+    )
 
 
 def _enum(allowed: tuple[MemoryType, ...]) -> str:

@@ -118,10 +118,10 @@ class WorkingMemory:
     def apply_tool_call(self, name: str, arguments: object = None) -> ToolResult:
         """Apply one tool call; never raises on bad input (errors come back as results)."""
         tool = name.strip() if isinstance(name, str) else repr(name)
+        if tool == "search_memory":
+            return tools.apply_search(arguments, self.search)
         try:
             args, repaired = tools.parse_arguments(arguments)
-            if tool == "search_memory":
-                return self._search_tool(args)
             if tool == "new_memory_insert":
                 result = self._insert(args)
             elif tool == "memory_update":
@@ -135,7 +135,7 @@ class WorkingMemory:
                 result = _with_message(result, result.message + " (arguments were repaired from broken JSON)")
         except CallError as error:
             result = ToolResult(tool=tool, status="error", error_kind=error.kind, message=error.message)
-        if self.record_operations and tool not in tools.READ_TOOLS:
+        if self.record_operations:
             self._record(tool, arguments, result)
         return result
 
@@ -213,17 +213,6 @@ class WorkingMemory:
             memory_type=memory_type,
             memory_id=memory_id,
             message=f"deleted {memory_type} item [{memory_id}]",
-        )
-
-    def _search_tool(self, args: dict[str, Any]) -> ToolResult:
-        memory_type, query, k, mode = tools.parse_search(args)
-        hits = self.search(query, memory_type=memory_type, k=k, mode=mode)
-        return ToolResult(
-            tool="search_memory",
-            status="ok",
-            memory_type=memory_type,
-            hits=tuple(hits),
-            message=f"found {len(hits)} item(s)",
         )
 
     # ------------------------------------------------------------- mutations
