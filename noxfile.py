@@ -7,6 +7,7 @@ to the CPU wheel these machines carry). Later issues add `synth`, `train`, `eval
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import nox
@@ -56,20 +57,32 @@ def lint(session: nox.Session) -> None:
     session.run("mypy")
 
 
+def readme_example(package: str) -> str | None:
+    """The first ```python block of a package's README, or None."""
+    text = (ROOT / "packages" / package / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"```python\n(.*?)```", text, re.S)
+    return match.group(1) if match else None
+
+
 @nox.session
 def build(session: nox.Session) -> None:
-    """Build every package's wheel, install each alone into a fresh venv, and import it."""
+    """Build every package's wheel, install each alone into a fresh venv, import it and run its README example."""
     install(session, *group(ROOT / "pyproject.toml", "build"))
     dist = Path(session.create_tmp()) / "dist"
     for package in PACKAGES:
         session.run("python", "-m", "build", "--wheel", "--outdir", str(dist / package), f"packages/{package}")
         wheel = next((dist / package).glob("*.whl"))
-        venv = Path(session.create_tmp()) / f"venv-{package}"
+        venv = Path(session.create_tmp()).resolve() / f"venv-{package}"
         session.run("python", "-m", "venv", "--clear", str(venv))
         python = str(venv / "bin" / "python")
         session.run(python, "-m", "pip", "install", "--quiet", *CONSTRAINTS, str(wheel), external=True)
         module = package.replace("-", "_")
         session.run(python, "-c", f"import {module}; print({module}.__name__, 'imports alone')", external=True)
+        example = readme_example(package)
+        if example is not None:
+            with session.chdir(session.create_tmp()):
+                session.run(python, "-c", example, external=True, silent=True)
+            session.log(f"{package}: the README example runs in a venv of the wheel alone")
 
 
 @nox.session
