@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 from pathlib import Path
 
 import pytest
@@ -256,3 +257,27 @@ def test_optimize_keeps_data_and_search_working(store: MemoryStore) -> None:
     store.optimize()
     assert len(mem.entries("semantic")) == len(FACTS)
     assert mem.search("Porto wine", mode="fts")[0].entry.content == "Porto is famous for port wine"
+
+
+def test_threads_reading_more_namespaces_than_the_cache_holds(store: MemoryStore) -> None:
+    names = [f"ns{i}" for i in range(300)]  # more than the store's state cache keeps
+    store.apply_batch([(name, "new_memory_insert", {"memory_type": "semantic", "content": name}) for name in names])
+    errors: list[str] = []
+
+    def read(offset: int) -> None:
+        try:
+            for i in range(len(names)):
+                name = names[(i + offset) % len(names)]
+                assert [e.content for e in store.namespace(name).entries("semantic")] == [name]
+        except Exception as exc:  # collected: an assertion in a thread would not fail the test
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=read, args=(k * 97,)) for k in range(3)]
+    for thread in threads:
+        thread.start()
+    for j in range(5):
+        add(store.namespace("writer"), f"w{j}")
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(store.namespace("writer").entries("semantic")) == 5

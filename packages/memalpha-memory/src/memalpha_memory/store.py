@@ -17,6 +17,7 @@ the per-step flush); tombstones are purged when the tables are compacted.
 from __future__ import annotations
 
 import logging
+import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -133,6 +134,7 @@ class MemoryStore:
         # namespace -> its latest state, valid while the memory table is at that state's `_table_version`.
         # Published states are never mutated (writers work on clones), so readers may use them directly.
         self._cache: OrderedDict[str, WorkingMemory] = OrderedDict()
+        self._cache_lock = threading.Lock()  # readers on several threads update the LRU order
         with self._lock.hold():
             self._table = self._open_or_create(MEMORY_TABLE, MEMORY_SCHEMA)
             self._operations = self._open_or_create(OPERATIONS_TABLE, OPERATIONS_SCHEMA)
@@ -486,7 +488,9 @@ class MemoryStore:
         These are the cached objects: read them, or copy them (`_bound_copy`) to change them.
         """
         version = self._table.version
-        found = {name: m for name in names if (m := self._cache.get(name)) is not None and m._table_version == version}
+        with self._cache_lock:
+            cached = {name: self._cache.get(name) for name in names}
+        found = {name: m for name, m in cached.items() if m is not None and m._table_version == version}
         missing = [name for name in names if name not in found]
         for name, memory in self._load(missing).items():
             memory._table_version = version
@@ -495,10 +499,11 @@ class MemoryStore:
 
     def _remember(self, memory: WorkingMemory) -> WorkingMemory:
         assert memory.namespace is not None
-        self._cache[memory.namespace] = memory
-        self._cache.move_to_end(memory.namespace)
-        while len(self._cache) > _CACHE_SIZE:
-            self._cache.popitem(last=False)
+        with self._cache_lock:
+            self._cache[memory.namespace] = memory
+            self._cache.move_to_end(memory.namespace)
+            while len(self._cache) > _CACHE_SIZE:
+                self._cache.popitem(last=False)
         return memory
 
     def _bound_copy(self, memory: WorkingMemory, record_operations: bool = True) -> WorkingMemory:
