@@ -22,7 +22,6 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,16 @@ from lancedb.index import FTS, Bitmap, BTree
 from pydantic import ValidationError
 
 from ._locking import WriteLock
+from ._tables import (
+    MEMORY_SCHEMA,
+    MEMORY_TABLE,
+    OPERATIONS_SCHEMA,
+    OPERATIONS_TABLE,
+    Commit,
+    sql_in,
+    sql_quote,
+    to_arrow,
+)
 from .embeddings import Embedder, validate_embedder
 from .exceptions import (
     InvalidExportError,
@@ -45,59 +54,14 @@ from .export import ExportedEntry, NamespaceExport
 from .memory import Memory
 from .tokens import TokenCounter
 from .types import Entry, EntryType, Operation, ToolResult, validate_namespace
-from .working import Changes, WorkingMemory
+from .working import WorkingMemory
 
 __all__ = ["MemoryStore"]
 
 logger = logging.getLogger(__name__)
 
-MEMORY_TABLE = "memory"
-OPERATIONS_TABLE = "operations"
-_TS = pa.timestamp("us", tz="UTC")
-MEMORY_SCHEMA = pa.schema(
-    [
-        pa.field("key", pa.string(), nullable=False),
-        pa.field("namespace", pa.string(), nullable=False),
-        pa.field("kind", pa.string(), nullable=False),
-        pa.field("id", pa.string(), nullable=False),
-        pa.field("content", pa.string(), nullable=False),
-        pa.field("seq", pa.int64(), nullable=False),
-        pa.field("rev", pa.int64(), nullable=False),
-        pa.field("created_at", _TS, nullable=False),
-        pa.field("updated_at", _TS, nullable=False),
-    ]
-)
-OPERATIONS_SCHEMA = pa.schema(
-    [
-        pa.field("namespace", pa.string(), nullable=False),
-        pa.field("rev", pa.int64(), nullable=False),
-        pa.field("index", pa.int32(), nullable=False),
-        pa.field("timestamp", _TS, nullable=False),
-        pa.field("tool", pa.string(), nullable=False),
-        pa.field("arguments", pa.string(), nullable=False),
-        pa.field("status", pa.string(), nullable=False),
-        pa.field("error_kind", pa.string()),
-        pa.field("message", pa.string(), nullable=False),
-        pa.field("memory_type", pa.string()),
-        pa.field("memory_id", pa.string()),
-    ]
-)
 _CACHE_SIZE = 256
 _STATE_COLUMNS = ["namespace", "kind", "id", "content", "seq", "rev", "created_at", "updated_at"]
-
-
-def _in(column: str, values: Iterable[str]) -> str:
-    """An SQL ``IN`` filter. Values are validated namespace names or keys built from them and ids."""
-    return f"{column} IN ({', '.join(_quote(v) for v in values)})"
-
-
-def _columns(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema.names]
-    return pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(columns, schema, strict=True)], schema=schema)
-
-
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 class MemoryStore:
@@ -130,7 +94,7 @@ class MemoryStore:
         self._lock = WriteLock(lock_path)
         self._commits = 0
         self._executor: ThreadPoolExecutor | None = None
-        self._in_flight: tuple[_Commit, Future[BaseException | None]] | None = None
+        self._in_flight: tuple[Commit, Future[BaseException | None]] | None = None
         # namespace -> its latest state, valid while the memory table is at that state's `_table_version`.
         # Published states are never mutated (writers work on clones), so readers may use them directly.
         self._cache: OrderedDict[str, WorkingMemory] = OrderedDict()
@@ -217,7 +181,7 @@ class MemoryStore:
                 if missing_ok:
                     return
                 raise NamespaceNotFoundError(f"namespace {name!r} does not exist in {self.uri!r}")
-            where = f"namespace = {_quote(name)}"
+            where = f"namespace = {sql_quote(name)}"
             self._guard(self._table.delete, where)
             self._guard(self._operations.delete, where)
             if self.embedder is not None:
@@ -291,7 +255,7 @@ class MemoryStore:
             raise ValueError("two working memories of the same namespace cannot be flushed together")
         if not dirty:
             return
-        commit = _Commit.take(dirty)
+        commit = Commit.take(dirty)
         if wait:
             self._settle(commit, self._run(self._write, commit, check=True))
             return
@@ -370,7 +334,7 @@ class MemoryStore:
             return {}
         rows = (
             self._table.search()
-            .where(f"kind = 'core' AND {_in('namespace', names)}")
+            .where(f"kind = 'core' AND {sql_in('namespace', names)}")
             .select(["namespace", "rev", "created_at"])
             .to_arrow()
             .to_pylist()
@@ -381,7 +345,7 @@ class MemoryStore:
         memories = {name: self.working_memory(name) for name in names}
         if not names:
             return memories
-        where = f"{_in('namespace', names)} AND kind != 'deleted'"
+        where = f"{sql_in('namespace', names)} AND kind != 'deleted'"
         rows = self._table.search().where(where).select(_STATE_COLUMNS).to_arrow().to_pylist()
         cores: dict[str, tuple[str, datetime, datetime]] = {}
         entries: dict[str, list[tuple[EntryType, Entry]]] = {name: [] for name in names}
@@ -400,7 +364,7 @@ class MemoryStore:
     def _commit(self, memories: Sequence[WorkingMemory]) -> None:
         """Commit the memories' changes now (hold the write lock)."""
         if memories:
-            commit = _Commit.take(memories)
+            commit = Commit.take(memories)
             self._settle(commit, self._run(self._write, commit, check=False))
 
     @staticmethod
@@ -412,7 +376,7 @@ class MemoryStore:
             return exc
         return None
 
-    def _settle(self, commit: _Commit, error: BaseException | None) -> None:
+    def _settle(self, commit: Commit, error: BaseException | None) -> None:
         """After `_write`: mark the memories flushed, or give them their changes back and raise."""
         if error is not None:
             for memory, changes in zip(commit.memories, commit.changes, strict=True):
@@ -422,7 +386,7 @@ class MemoryStore:
         for memory in commit.memories:
             memory._mark_flushed(memory.base_rev + 1, commit.version)
 
-    def _write(self, commit: _Commit, *, check: bool) -> None:
+    def _write(self, commit: Commit, *, check: bool) -> None:
         """Write a commit: one merge_insert (upserts + deletes) and one log append.
 
         If the log append fails, the memory table is restored to its version before the merge, so a
@@ -440,10 +404,10 @@ class MemoryStore:
                         "nothing was written. Load them again with buffered() and re-apply the calls"
                     )
             merge = self._table.merge_insert("key").when_matched_update_all().when_not_matched_insert_all()
-            self._guard(merge.execute, _columns(commit.rows, MEMORY_SCHEMA))
+            self._guard(merge.execute, to_arrow(commit.rows, MEMORY_SCHEMA))
             if commit.operations:
                 try:
-                    self._guard(self._operations.add, _columns(commit.operations, OPERATIONS_SCHEMA))
+                    self._guard(self._operations.add, to_arrow(commit.operations, OPERATIONS_SCHEMA))
                 except StorageError:
                     # keep memory and log consistent: we hold the write lock, so nobody committed since
                     self._guard(self._table.restore, version)
@@ -460,7 +424,7 @@ class MemoryStore:
 
     # ------------------------------------------------------- reads for Memory
     def _operations_of(self, name: str) -> list[Operation]:
-        rows = self._operations.search().where(f"namespace = {_quote(name)}").to_arrow().to_pylist()
+        rows = self._operations.search().where(f"namespace = {sql_quote(name)}").to_arrow().to_pylist()
         rows.sort(key=lambda r: (r["rev"], r["index"]))
         return [Operation(**{**r, "timestamp": r["timestamp"]}) for r in rows]
 
@@ -570,26 +534,3 @@ class MemoryStore:
                 self._vectors = self._open_or_create(f"vectors_{self.embedder.name}", schema)
                 self._ensure_indexes(self._vectors, {"namespace": Bitmap(), "key": BTree()})
         return self._vectors
-
-
-@dataclass(slots=True)
-class _Commit:
-    """Changes taken out of working memories, as the rows to write."""
-
-    memories: list[WorkingMemory]
-    changes: list[Changes]
-    rows: list[tuple[Any, ...]] = field(default_factory=list)
-    operations: list[tuple[Any, ...]] = field(default_factory=list)
-    version: int | None = None  # the memory table's version once written
-
-    @classmethod
-    def take(cls, memories: Sequence[WorkingMemory]) -> _Commit:
-        commit = cls(list(memories), [m._take_changes() for m in memories])
-        for memory, changes in zip(commit.memories, commit.changes, strict=True):
-            ns, rev = memory.namespace, memory.base_rev + 1
-            commit.rows += [(f"{ns}/{row[1]}", ns, *row[:4], rev, *row[4:]) for row in memory._rows(changes.upserts)]
-            if changes.deletes:
-                now = datetime.now(UTC)
-                commit.rows += [(f"{ns}/{i}", ns, "deleted", i, "", -1, rev, now, now) for i in changes.deletes]
-            commit.operations += [(ns, rev, index, *op) for index, op in enumerate(changes.operations)]
-        return commit
