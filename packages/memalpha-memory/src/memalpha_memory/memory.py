@@ -12,6 +12,7 @@ import pyarrow as pa
 from lancedb.query import MatchQuery
 
 from . import tools
+from ._tables import sql_in, sql_quote
 from .exceptions import NamespaceNotFoundError, SearchUnavailableError
 from .export import ExportedEntry, NamespaceExport
 from .render import AnswerContext
@@ -142,7 +143,7 @@ class Memory:
         raise ValueError(f"unknown search mode {mode!r}; use 'bm25', 'fts', 'vector' or 'hybrid'")
 
     def _kind_filter(self, kinds: Sequence[EntryType]) -> str:
-        return f"namespace = '{self.namespace}' AND kind IN ({', '.join(repr(k) for k in kinds)})"
+        return f"namespace = {sql_quote(self.namespace)} AND {sql_in('kind', kinds)}"
 
     def _fts(self, query: str, kinds: Sequence[EntryType], k: int) -> list[SearchHit]:
         if not query.strip() or k < 1:
@@ -194,8 +195,9 @@ class Memory:
         assert embedder is not None
         table = store._vector_table()
         with store._lock.hold():
-            memory = self.snapshot()
-            stored = table.search().where(f"namespace = '{self.namespace}'").select(["key", "content"]).to_arrow()
+            memory = self._latest()
+            where = f"namespace = {sql_quote(self.namespace)}"
+            stored = table.search().where(where).select(["key", "content"]).to_arrow()
             have = dict(zip(stored.column("key").to_pylist(), stored.column("content").to_pylist(), strict=True))
             want = {f"{self.namespace}/{e.id}": (kind, e.content) for kind in _KINDS for e in memory.entries(kind)}
             missing = [key for key, (_, content) in want.items() if have.get(key) != content]
@@ -216,16 +218,14 @@ class Memory:
                 )
                 merge = table.merge_insert("key").when_matched_update_all().when_not_matched_insert_all()
                 if stale:
-                    merge = merge.when_not_matched_by_source_delete(
-                        "key IN (" + ", ".join(f"'{key}'" for key in stale) + ")"
-                    )
+                    merge = merge.when_not_matched_by_source_delete(sql_in("key", stale))
                 store._guard(merge.execute, data)
         return memory
 
     # --------------------------------------------------------- export/import
     def export(self) -> NamespaceExport:
         """The whole namespace as an export document."""
-        memory = self.snapshot()
+        memory = self._latest()
         if memory.base_rev == 0:
             raise NamespaceNotFoundError(f"cannot export {self.namespace!r}: the namespace does not exist")
         return NamespaceExport(

@@ -295,10 +295,13 @@ class MemoryStore:
     def optimize(self, *, cleanup_older_than: timedelta | None = None) -> None:
         """Purge tombstones, compact the tables and fold new rows into the indexes; optionally prune old versions."""
         with self._lock.hold():
-            self._guard(self._table.delete, "kind = 'deleted'")
-            tables = [self._table, self._operations] + ([self._vector_table()] if self.embedder else [])
-            for table in tables:
-                self._guard(table.optimize, cleanup_older_than=cleanup_older_than)
+            self._guard(self._compact, cleanup_older_than)
+
+    def _compact(self, cleanup_older_than: timedelta | None = None) -> None:
+        self._table.delete("kind = 'deleted'")
+        tables = [self._table, self._operations] + ([self._vector_table()] if self.embedder else [])
+        for table in tables:
+            table.optimize(cleanup_older_than=cleanup_older_than)
 
     # --------------------------------------------------------------- internals
     def _open_or_create(self, name: str, schema: pa.Schema) -> Any:
@@ -415,9 +418,7 @@ class MemoryStore:
             self._commits += 1
             if self.optimize_every and self._commits % self.optimize_every == 0:
                 try:  # maintenance: the commit above stands whether or not it works
-                    self._table.delete("kind = 'deleted'")
-                    self._table.optimize()
-                    self._operations.optimize()
+                    self._compact()
                 except Exception as exc:
                     logger.warning("compacting %s failed (%s); will try again after more commits", self.uri, exc)
             commit.version = self._table.version
@@ -426,7 +427,7 @@ class MemoryStore:
     def _operations_of(self, name: str) -> list[Operation]:
         rows = self._operations.search().where(f"namespace = {sql_quote(name)}").to_arrow().to_pylist()
         rows.sort(key=lambda r: (r["rev"], r["index"]))
-        return [Operation(**{**r, "timestamp": r["timestamp"]}) for r in rows]
+        return [Operation(**row) for row in rows]
 
     def _apply(self, name: str, calls: Sequence[tuple[str, object]]) -> list[ToolResult]:
         with self._lock.hold(), self._updating([name]) as memories:
@@ -514,7 +515,7 @@ class MemoryStore:
             )
             memory.base_rev = current.base_rev
             memory._upserts = set(ids) | {""}
-            memory._deletes = {i for i in current._type_of if i not in set(ids)}
+            memory._deletes = set(current._type_of) - memory._upserts
             self._commit([memory])
         return Memory(self, name)
 

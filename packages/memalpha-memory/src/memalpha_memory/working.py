@@ -12,7 +12,7 @@ import json
 import random
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,17 @@ from .exceptions import SearchUnavailableError
 from .render import AnswerContext, render_answer_context, render_memory_view
 from .tokens import TokenCounter, count_tokens
 from .tools import CallError
-from .types import Entry, EntryType, MemoryType, SearchHit, SearchMode, Status, ToolResult, validate_namespace
+from .types import (
+    Entry,
+    EntryType,
+    MemoryType,
+    SearchHit,
+    SearchMode,
+    Status,
+    ToolResult,
+    normalize_memory_type,
+    validate_namespace,
+)
 
 if TYPE_CHECKING:
     from .store import MemoryStore
@@ -132,7 +142,7 @@ class WorkingMemory:
                 available = ", ".join(tools.WRITE_TOOLS + tools.READ_TOOLS)
                 raise CallError("unknown_tool", f"unknown tool {tool!r}; available tools: {available}")
             if repaired:
-                result = _with_message(result, result.message + " (arguments were repaired from broken JSON)")
+                result = replace(result, message=result.message + " (arguments were repaired from broken JSON)")
         except CallError as error:
             result = ToolResult(tool=tool, status="error", error_kind=error.kind, message=error.message)
         if self.record_operations:
@@ -468,17 +478,9 @@ class Changes:
 
 
 def _entry_type(memory_type: str) -> EntryType:
-    from .types import normalize_memory_type
-
     kind: MemoryType | None = normalize_memory_type(memory_type)
     if kind == "semantic":
         return "semantic"
     if kind == "episodic":
         return "episodic"
     raise ValueError(f"memory_type must be 'semantic' or 'episodic', got {memory_type!r}")
-
-
-def _with_message(result: ToolResult, message: str) -> ToolResult:
-    from dataclasses import replace
-
-    return replace(result, message=message)
