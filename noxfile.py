@@ -1,7 +1,7 @@
-"""Task entry point: `nox -s tests`, `nox -s lint`, `nox -s build`, `nox -s bench`.
+"""Task entry point: `nox -s tests`, `nox -s lint`, `nox -s build`, `nox -s bench`, `nox -s synth`.
 
 Every session installs with pip and `-c constraints.txt` (the versions tested together; torch is pinned
-to the CPU wheel these machines carry). Later issues add `synth`, `train`, `eval`, `vllm` and `docs`.
+to the CPU wheel these machines carry). Later issues add `train`, `eval`, `vllm` and `docs`.
 """
 
 from __future__ import annotations
@@ -92,3 +92,11 @@ def bench(session: nox.Session) -> None:
     out = ROOT / "runs" / "bench"
     out.mkdir(parents=True, exist_ok=True)
     session.run("python", "packages/memalpha-memory/benchmarks/bench_memory.py", "--out", str(out), *session.posargs)
+    session.run("python", "packages/memalpha-data/benchmarks/bench_generator.py", "--out", str(out))
+
+
+@nox.session
+def synth(session: nox.Session) -> None:
+    """Build the dataset recipes (default: mini, train, eval, length-sweep) into datasets/generated/."""
+    install(session, "./packages/memalpha-data")
+    session.run("python", "datasets/build.py", *session.posargs, env=OFFLINE)
