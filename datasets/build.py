@@ -4,7 +4,7 @@ Building `mini` also refreshes `datasets/samples/mini-train.parquet`: the first 
 data sources, committed so that tests and readers can look at real instances without building anything.
 
     python datasets/build.py                    # the default recipes: mini, train, eval, length-sweep
-    python datasets/build.py mini --out /tmp/x  # one recipe, elsewhere
+    python datasets/build.py mini --out ./elsewhere  # one recipe, elsewhere
 
 `nox -s synth` runs this. Generated data is git-ignored; the cards are committed.
 """
