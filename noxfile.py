@@ -94,12 +94,15 @@ def build(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks as ratios against baselines run in the same process; JSON under runs/bench/."""
-    install(session, *(f"./packages/{p}" for p in PACKAGES), *group(ROOT / "pyproject.toml", "bench"))
+    """Benchmarks (ratios against baselines run in the same process) and the server's load test; JSON in runs/bench/."""
+    install(session, *LOCAL, *group(ROOT / "pyproject.toml", "bench"))
     out = ROOT / "runs" / "bench"
     out.mkdir(parents=True, exist_ok=True)
     session.run("python", "packages/memalpha-memory/benchmarks/bench_memory.py", "--out", str(out), *session.posargs)
     session.run("python", "packages/memalpha-data/benchmarks/bench_generator.py", "--out", str(out))
+    session.run(
+        "python", "services/memory-server/benchmarks/load_test.py", "--out", str(out / "memory-server-load.json")
+    )
 
 
 @nox.session

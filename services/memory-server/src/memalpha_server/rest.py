@@ -61,7 +61,7 @@ bearer = HTTPBearer(
 
 @dataclass(frozen=True)
 class Tenant:
-    """The authenticated tenant of a request and its store."""
+    """The authenticated tenant of a request, its store, and the committer its writes share."""
 
     name: str
     store: MemoryStore
@@ -101,22 +101,20 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorResponse, "description": reasons[code]} for code in codes}
 
 
-def _memory(tenant: Tenant, namespace: str, *, must_exist: bool = True) -> Memory:
-    """The namespace's `Memory`; 400 for an invalid name and, with ``must_exist``, 404 if it holds no data."""
-    memory = tenant.store.namespace(namespace)  # InvalidNamespaceError -> 400
-    if must_exist:
-        _snapshot(memory)
-    return memory
+def _memory(tenant: Tenant, namespace: str) -> Memory:
+    """The namespace's `Memory`; 400 for an invalid name."""
+    return tenant.store.namespace(namespace)  # InvalidNamespaceError -> 400
 
 
-def _snapshot(memory: Memory) -> WorkingMemory:
-    """The namespace's latest committed state (one consistent read), or 404 if it holds no data.
+def _snapshot(tenant: Tenant, namespace: str) -> WorkingMemory:
+    """The namespace's latest committed state (one consistent read); 400 for an invalid name, 404 if it holds no data.
 
-    (A snapshot comes from the store's cache in well under a millisecond; ``exists()`` is a query.)
+    Each read endpoint answers from this one state (it comes from the store's cache when nothing was committed
+    since; ``exists()`` would be a query of its own).
     """
-    snapshot = memory.snapshot()
+    snapshot = _memory(tenant, namespace).snapshot()  # InvalidNamespaceError -> 400
     if snapshot.base_rev == 0:
-        raise NamespaceNotFoundError(f"namespace {memory.namespace!r} does not exist")
+        raise NamespaceNotFoundError(f"namespace {namespace!r} does not exist")
     return snapshot
 
 
@@ -172,7 +170,7 @@ def apply_tool_call(namespace: NamespacePath, call: ToolCallRequest, tenant: Ten
     ``ok`` and ``skipped`` (an exact duplicate insert) answer 200; a failed call (``error``) answers 422
     and changed no memory (it is still recorded in the operation log). ``search_memory`` works too.
     """
-    memory = _memory(tenant, namespace, must_exist=False)
+    memory = _memory(tenant, namespace)
     if call.name.strip() == "search_memory":  # a read: no commit to wait for
         result = memory.apply_tool_call(call.name, call.arguments)
     else:
@@ -194,7 +192,7 @@ def apply_tool_calls(namespace: NamespacePath, batch: BatchRequest, tenant: Tena
     all or none (a storage failure answers 503 and commits none). A ``search_memory`` in a batch sees the
     batch's earlier calls and ranks with BM25.
     """
-    memory = _memory(tenant, namespace, must_exist=False)
+    memory = _memory(tenant, namespace)
     results = tenant.writer.apply(memory.namespace, [(call.name, call.arguments) for call in batch.calls])
     statuses = [r.status for r in results]
     return BatchResponse(
@@ -208,7 +206,7 @@ def apply_tool_calls(namespace: NamespacePath, batch: BatchRequest, tenant: Tena
 @v1_router.get("/namespaces/{namespace}", response_model=NamespaceDetail, responses=_errors(400, 401, 404, 503))
 def get_namespace(namespace: NamespacePath, tenant: TenantDep) -> NamespaceDetail:
     """The whole memory of a namespace (one consistent snapshot): core, entries of both types, sizes."""
-    snapshot = _snapshot(_memory(tenant, namespace, must_exist=False))
+    snapshot = _snapshot(tenant, namespace)
     semantic, episodic = snapshot.entries("semantic"), snapshot.entries("episodic")
     return NamespaceDetail(
         namespace=namespace,
@@ -234,7 +232,7 @@ def list_entries(
 ) -> EntriesResponse:
     """Entries of one memory type, oldest first (``offset``/``limit`` page through them)."""
     kind = _entry_type(memory_type)
-    entries = _snapshot(_memory(tenant, namespace, must_exist=False)).entries(kind)
+    entries = _snapshot(tenant, namespace).entries(kind)
     page = entries[offset : None if limit is None else offset + limit]
     return EntriesResponse(
         namespace=namespace, memory_type=kind, total=len(entries), entries=[EntryModel.of(e) for e in page]
@@ -249,7 +247,7 @@ def list_entries(
 def get_entry(namespace: NamespacePath, memory_type: EntryTypeName, memory_id: str, tenant: TenantDep) -> EntryModel:
     """One entry by id (404 if the namespace has no entry of that type with that id)."""
     kind = _entry_type(memory_type)
-    snapshot = _snapshot(_memory(tenant, namespace, must_exist=False))
+    snapshot = _snapshot(tenant, namespace)
     entry = snapshot.get(memory_id)
     if entry is None or snapshot.memory_type_of(memory_id) != kind:
         raise HTTPException(404, f"namespace {namespace!r} has no {kind} entry with id {memory_id!r}")
@@ -268,9 +266,12 @@ def search(
 ) -> SearchResponse:
     """The ``k`` best entries for ``q``, best first (``bm25``: exact BM25Okapi; ``fts``: LanceDB full text)."""
     kind = None if memory_type is None else _entry_type(memory_type)
-    memory = _memory(tenant, namespace)
+    snapshot = _snapshot(tenant, namespace)
     try:
-        hits = memory.search(q, memory_type=kind, k=k, mode=mode)
+        if mode == "bm25":  # ranks the state just read, as `Memory.search` ranks the store's latest state
+            hits = snapshot.search(q, memory_type=kind, k=k)
+        else:
+            hits = _memory(tenant, namespace).search(q, memory_type=kind, k=k, mode=mode)
     except SearchUnavailableError:
         raise HTTPException(
             400, f"mode={mode!r} needs embeddings, and this server's store has no embedder; use mode=bm25 or mode=fts"
@@ -283,7 +284,7 @@ def view(
     namespace: NamespacePath, tenant: TenantDep, recent: Annotated[int, Query(ge=0, le=10_000)] = 5
 ) -> ViewResponse:
     """The writer's view (paper §2.2): core plus the ``recent`` newest semantic and episodic items, with ids."""
-    return ViewResponse(namespace=namespace, recent=recent, text=_memory(tenant, namespace).render_view(recent))
+    return ViewResponse(namespace=namespace, recent=recent, text=_snapshot(tenant, namespace).render_view(recent))
 
 
 @v1_router.get(
@@ -299,7 +300,7 @@ def answer_context(
     max_tokens: Annotated[int | None, Query(ge=1, description="Shrink k until the text fits.")] = None,
 ) -> AnswerContextResponse:
     """What an answerer sees for ``q`` (paper §2.3, §5): core plus BM25 top-``k`` items of each type."""
-    context = _memory(tenant, namespace).retrieve_for_answer(q, k=k, max_tokens=max_tokens)
+    context = _snapshot(tenant, namespace).retrieve_for_answer(q, k=k, max_tokens=max_tokens)
     return AnswerContextResponse.of(namespace, q, context)
 
 
@@ -308,6 +309,7 @@ def answer_context(
 )
 def operations(namespace: NamespacePath, tenant: TenantDep) -> OperationsResponse:
     """Every write call applied to the namespace, in commit order, failed ones included."""
+    _snapshot(tenant, namespace)  # 404 if it holds no data
     ops = _memory(tenant, namespace).operations()
     return OperationsResponse(namespace=namespace, operations=[OperationModel.of(op) for op in ops])
 
@@ -315,6 +317,7 @@ def operations(namespace: NamespacePath, tenant: TenantDep) -> OperationsRespons
 @v1_router.get("/namespaces/{namespace}/export", response_model=NamespaceExport, responses=_errors(400, 401, 404, 503))
 def export_namespace(namespace: NamespacePath, tenant: TenantDep) -> NamespaceExport:
     """The namespace as an export document (``memalpha.memory/v1``), ready for ``PUT`` here or elsewhere."""
+    _snapshot(tenant, namespace)  # 404 if it holds no data
     return _memory(tenant, namespace).export()
 
 
@@ -333,7 +336,7 @@ def import_namespace(
 
     409 if the namespace already holds data and ``replace`` is false.
     """
-    existed = _memory(tenant, namespace, must_exist=False).exists()
+    existed = _memory(tenant, namespace).exists()
     try:
         tenant.store.import_namespace(document, namespace=namespace, replace=replace)
     except NamespaceExistsError:
