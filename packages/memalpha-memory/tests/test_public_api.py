@@ -9,10 +9,23 @@ import memalpha_memory
 
 
 def test_all_is_exactly_the_public_names() -> None:
-    public = {name for name in vars(memalpha_memory) if not name.startswith("_")}
+    public = {name for name in dir(memalpha_memory) if not name.startswith("_")}
     modules = {name for name in public if type(getattr(memalpha_memory, name)).__name__ == "module"}
+    public -= {"annotations", "importlib", "TYPE_CHECKING", "Any"}  # the module's own imports
     assert set(memalpha_memory.__all__) - {"__version__"} == public - modules
     assert sorted(memalpha_memory.__all__) == memalpha_memory.__all__
+
+
+def test_lancedb_is_imported_only_when_the_store_is_used() -> None:
+    code = (
+        "import sys, memalpha_memory; "
+        "m = memalpha_memory.WorkingMemory(); "
+        "m.apply_tool_call('memory_update', {'memory_type': 'core', 'new_content': 'x'}); "
+        "print('lancedb' in sys.modules); "
+        "memalpha_memory.MemoryStore; print('lancedb' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    assert out.split() == ["False", "True"]
 
 
 def test_import_pulls_no_ml_framework() -> None:

@@ -7,7 +7,13 @@ Quick start::
     mem = store.namespace("user-42")
     mem.apply_tool_call("new_memory_insert", '{"memory_type": "semantic_memory", "content": "Ana lives in Porto"}')
     mem.search("where does Ana live?")
+
+`MemoryStore` and `Memory` (LanceDB) are imported on first use, so the in-process parts (`WorkingMemory`, the
+tools, BM25) load fast and work where LanceDB is not installed.
 """
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from .bm25 import BM25Index, bm25_tokenize
 from .embeddings import Embedder, HashingEmbedder, MiniLMEmbedder
@@ -22,10 +28,8 @@ from .exceptions import (
     StorageError,
 )
 from .export import ExportedEntry, NamespaceExport
-from .memory import Memory
 from .render import AnswerContext
 from .search import reciprocal_rank_fusion
-from .store import MemoryStore
 from .tokens import TokenCounter, count_tokens, hf_token_counter
 from .tools import tool_schemas
 from .types import (
@@ -38,10 +42,31 @@ from .types import (
     SearchMode,
     Status,
     ToolResult,
+    normalize_memory_type,
 )
 from .working import WorkingMemory
 
+if TYPE_CHECKING:
+    from .memory import Memory
+    from .store import MemoryStore
+
 __version__ = "0.1.0"
+
+_LAZY = {"Memory": ".memory", "MemoryStore": ".store"}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the LanceDB-backed classes on first access."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "AnswerContext",
@@ -76,6 +101,7 @@ __all__ = [
     "bm25_tokenize",
     "count_tokens",
     "hf_token_counter",
+    "normalize_memory_type",
     "reciprocal_rank_fusion",
     "tool_schemas",
 ]
