@@ -47,7 +47,12 @@ def test_version_names_the_packages(invoke: Invoke) -> None:
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert lines[0] == f"memalpha {memalpha_cli.__version__}"
-    assert [line.split()[0] for line in lines[1:]] == ["memalpha-memory", "memalpha-data", "memalpha-server"]
+    assert [line.split()[0] for line in lines[1:]] == [
+        "memalpha-memory",
+        "memalpha-data",
+        "memalpha-rollout",
+        "memalpha-server",
+    ]
 
 
 def test_main_returns_exit_statuses(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

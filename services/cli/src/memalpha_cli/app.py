@@ -18,13 +18,15 @@ import click
 from rich.logging import RichHandler
 
 from ._output import stderr_console
+from .build import build_command
 from .data import data_group
 from .exceptions import MemalphaCliError
 from .memory import memory_group
+from .trace import trace_group
 
 __all__ = ["cli", "main", "run"]
 
-_PACKAGES = ("memalpha-memory", "memalpha-data", "memalpha-server")
+_PACKAGES = ("memalpha-memory", "memalpha-data", "memalpha-rollout", "memalpha-server")
 _LEVELS = {0: logging.WARNING, 1: logging.INFO}
 
 EPILOG = """\b
@@ -36,6 +38,8 @@ Examples:
   memalpha memory search user-42 "where does Ana live?" -k 5
   memalpha memory export user-42 -o user-42.json
   memalpha memory serve --tokens tokens.yaml    REST + MCP on 127.0.0.1:8765
+  memalpha memory build --writer heuristic --input notes.md
+  memalpha trace view runs/RUN-ID               HTML pages of a run's episodes
 
 \b
 Exit status: 0 ok, 1 user error (one line on stderr), 2 usage error.
@@ -81,7 +85,11 @@ def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> N
 
 # The libraries' base errors. They are looked up among the imported modules: the libraries are imported lazily by
 # the commands that use them, and an error of a library implies that it was imported.
-_LIBRARY_ERRORS = (("memalpha_memory", "MemalphaMemoryError"), ("memalpha_data", "MemalphaDataError"))
+_LIBRARY_ERRORS = (
+    ("memalpha_memory", "MemalphaMemoryError"),
+    ("memalpha_data", "MemalphaDataError"),
+    ("memalpha_rollout", "MemalphaRolloutError"),
+)
 
 
 def _is_user_error(exc: Exception) -> bool:
@@ -125,14 +133,17 @@ class _MemalphaGroup(click.Group):
 def cli(verbose: int) -> None:
     """memalpha: memory agents trained with RL (Mem-alpha), their datasets and their memories.
 
-    Build and check datasets (`memalpha data`), and look into, move or serve the memories agents write
-    (`memalpha memory`). Output meant for scripts is available with --json; progress and logs go to stderr.
+    Build and check datasets (`memalpha data`); look into, move, serve or build (with a writer policy) the
+    memories agents write (`memalpha memory`); render episode traces (`memalpha trace`). Output meant for
+    scripts is available with --json; progress and logs go to stderr.
     """
     configure_logging(verbose)
 
 
+memory_group.add_command(build_command)
 cli.add_command(data_group)
 cli.add_command(memory_group)
+cli.add_command(trace_group)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
