@@ -156,7 +156,10 @@ def build_command(
         policy = load_policy(_writer_spec(writer))
     except (KeyError, ValueError, ImportError) as exc:
         raise MemalphaCliError(f"cannot load writer {writer!r}: {exc}") from exc
-    config = RolloutConfig(tool_format=tool_format, sampling=SamplingParams(max_tokens=max_new_tokens, temperature=0.0))
+    sampling = SamplingParams(max_tokens=max_new_tokens, temperature=0.0)
+    config = RolloutConfig(
+        tool_format=tool_format, sampling=sampling, record_traces=False
+    )  # long inputs: keep no prompts
     steps = memorize(policy, chunks, memory=memory, config=config, progress=not as_json)
     if replace:
         store.import_namespace(_export(name, memory), replace=True)
