@@ -27,6 +27,7 @@ from memalpha_memory import (
     NamespaceExport,
     NamespaceNotFoundError,
     StorageError,
+    WorkingMemory,
 )
 
 _TESTS = str(Path(__file__).resolve().parent)
@@ -657,3 +658,18 @@ def test_an_export_with_an_invalid_namespace_needs_a_target_name(tmp_path: Path)
         store.import_namespace(document)
     assert store.namespaces() == []
     assert store.import_namespace(document, namespace="fine").core == "c"
+
+
+def test_a_detached_working_memory_replaces_a_namespace_through_its_export(tmp_path: Path) -> None:
+    store = MemoryStore.open(str(tmp_path / "store"))
+    populate(store, "n")
+    draft = WorkingMemory(seed=1)
+    draft.apply_tool_call("new_memory_insert", {"memory_type": "episodic", "content": "On Monday Ana moved."})
+    draft.apply_tool_call("memory_update", {"memory_type": "core", "new_content": "Ana's notes."})
+    with pytest.raises(ValueError, match="no namespace"):
+        draft.export()
+    export = draft.export("n")
+    assert [e.content for e in export.episodic] == ["On Monday Ana moved."] and export.semantic == []
+    replaced = store.import_namespace(export, replace=True)
+    assert content_of(replaced)[0] == "Ana's notes."
+    assert [e[1] for e in content_of(replaced)[2]] == ["On Monday Ana moved."] and content_of(replaced)[1] == []

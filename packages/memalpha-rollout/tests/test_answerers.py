@@ -64,6 +64,7 @@ def test_thinking_is_stripped_and_unterminated_thinking_scores_nothing() -> None
     assert strip_thinking("<think>a</think>\n Paris ") == "Paris"
     assert strip_thinking("<think>never closed") == ""
     assert strip_thinking(" Paris ") == "Paris"
+    assert strip_thinking("Paris <think>x</think>") == "Paris <think>x</think>"  # only a leading block goes
 
 
 def test_retrieval_shrinks_to_fit_the_answerers_window() -> None:

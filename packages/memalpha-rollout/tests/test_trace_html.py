@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from memalpha_rollout.prompts import chunk_text
 from memalpha_rollout.reporting import RunFolder, render_trace_page, write_trace_pages
 from memalpha_rollout.trace import CallTrace, EpisodeTrace, MemorySnapshot, QATrace, StepTrace
-from memalpha_rollout.trace_html import EntryChange, chunk_text, diff_memory, page_name
+from memalpha_rollout.trace_html import EntryChange, diff_memory, page_name
 
 VOID = {"meta", "br", "hr", "img", "input", "link"}
 SCRIPT = "<script>alert(1)</script>"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,7 +13,7 @@ from lancedb.query import MatchQuery
 from . import tools
 from ._tables import sql_in, sql_quote
 from .exceptions import NamespaceNotFoundError, SearchUnavailableError
-from .export import ExportedEntry, NamespaceExport
+from .export import NamespaceExport
 from .render import AnswerContext
 from .search import reciprocal_rank_fusion
 from .types import Entry, EntryType, Operation, SearchHit, SearchMode, ToolResult
@@ -228,13 +227,7 @@ class Memory:
         memory = self._latest()
         if memory.base_rev == 0:
             raise NamespaceNotFoundError(f"cannot export {self.namespace!r}: the namespace does not exist")
-        return NamespaceExport(
-            namespace=self.namespace,
-            exported_at=datetime.now(UTC),
-            core=memory.core,
-            semantic=[_exported(e) for e in memory.entries("semantic")],
-            episodic=[_exported(e) for e in memory.entries("episodic")],
-        )
+        return memory.export(self.namespace)
 
     def export_json(self, path: str | Path | None = None) -> str:
         """The export as JSON text; also written to ``path`` when given."""
@@ -242,7 +235,3 @@ class Memory:
         if path is not None:
             Path(path).write_text(text, encoding="utf-8")
         return text
-
-
-def _exported(entry: Entry) -> ExportedEntry:
-    return ExportedEntry(id=entry.id, content=entry.content, created_at=entry.created_at, updated_at=entry.updated_at)

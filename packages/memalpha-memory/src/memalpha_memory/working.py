@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from . import tools
 from .bm25 import BM25Index
 from .exceptions import SearchUnavailableError
+from .export import ExportedEntry, NamespaceExport
 from .render import AnswerContext, render_answer_context, render_memory_view
 from .tokens import TokenCounter, count_tokens
 from .tools import CallError
@@ -377,6 +378,22 @@ class WorkingMemory:
         return self.retrieve_for_answer(question, k=k, max_tokens=max_tokens).text
 
     # ------------------------------------------------------------ persistence
+    def export(self, namespace: str | None = None) -> NamespaceExport:
+        """The whole memory as an export document, named ``namespace`` (default: this memory's namespace).
+
+        `MemoryStore.import_namespace` loads it, replacing a namespace in one commit with ``replace=True``.
+        """
+        name = namespace or self.namespace
+        if name is None:
+            raise ValueError("this working memory has no namespace: pass export(namespace=...)")
+        return NamespaceExport(
+            namespace=validate_namespace(name),
+            exported_at=datetime.now(UTC),
+            core=self._core,
+            semantic=[_exported(e) for e in self._entries["semantic"].values()],
+            episodic=[_exported(e) for e in self._entries["episodic"].values()],
+        )
+
     def fork(self, namespace: str | None = None, *, seed: int | None = None) -> WorkingMemory:
         """An independent copy; flushed under ``namespace``, all of it is new data there."""
         child = self._clone(namespace, seed=seed)
@@ -475,6 +492,10 @@ class Changes:
     upserts: set[str]
     deletes: set[str]
     operations: list[PendingOperation]
+
+
+def _exported(entry: Entry) -> ExportedEntry:
+    return ExportedEntry(id=entry.id, content=entry.content, created_at=entry.created_at, updated_at=entry.updated_at)
 
 
 def _entry_type(memory_type: str) -> EntryType:

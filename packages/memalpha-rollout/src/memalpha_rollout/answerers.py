@@ -25,6 +25,7 @@ from memalpha_memory import BM25Index
 
 from .chat import complete_messages
 from .exceptions import UnknownNameError
+from .formats import strip_thinking
 from .types import ChatPolicy, Policy, SamplingParams
 
 __all__ = [
@@ -39,7 +40,6 @@ __all__ = [
 
 _LABEL_METRICS = frozenset({"boxed_label_em", "exact_match"})
 _EXAMPLE = re.compile(r"Sentence:\s*(?P<sentence>.+?)\s*(?:;|\n)\s*Labels?:\s*(?P<label>[^\s;,.]+)", re.S)
-_THINK = re.compile(r"^.*?</think>", re.S)
 
 ANSWER_SYSTEM_TEMPLATE = """\
 You answer questions from a structured memory, which holds everything you know about the topic:
@@ -142,15 +142,6 @@ class LLMAnswerer:
             completions = complete_messages(self.policy, conversations, self.sampling)
             predictions += [strip_thinking(c.text) for c in completions]
         return predictions
-
-
-def strip_thinking(text: str) -> str:
-    """Drop a leading ``<think>...</think>`` block; an unterminated one leaves nothing to score (paper §5)."""
-    if "</think>" in text:
-        return _THINK.sub("", text, count=1).strip()
-    if text.lstrip().startswith("<think>"):
-        return ""
-    return text.strip()
 
 
 def score_prediction(question: Question, prediction: str, answerer: Answerer, *, paper_compat: bool = False) -> float:

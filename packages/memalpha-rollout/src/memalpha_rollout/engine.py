@@ -14,6 +14,7 @@ shrunk to the answerer's window) and scored (r1); r3 compares the final memory w
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -268,10 +269,12 @@ def memorize(
     return episode.steps
 
 
+_TOOLS = tool_schemas(include_search=False)  # the paper's write tools; the read tool is not offered to writers
+
+
 def _step(policy: Policy | ChatPolicy, active: list[Episode], t: int, config: RolloutConfig, judge: Judge) -> None:
     fmt = get_format(config.tool_format)
-    tools = tool_schemas(include_search=False)
-    tools_section = fmt.render_tools(tools)
+    tools_section = _tools_section(config.tool_format)
     token_policy = isinstance(policy, Policy)
     encode = (lambda messages: render_prompt_ids(policy.tokenizer, messages)) if token_policy else None  # type: ignore[union-attr]
     builds = [
@@ -299,7 +302,7 @@ def _step(policy: Policy | ChatPolicy, active: list[Episode], t: int, config: Ro
     if isinstance(policy, Policy):
         completions = policy.generate([b.prompt_ids or [] for b in builds], config.sampling)
     else:
-        completions = policy.chat([b.messages for b in builds], config.sampling, tools)
+        completions = policy.chat([b.messages for b in builds], config.sampling, _TOOLS)
     if len(completions) != len(builds):
         raise RuntimeError(f"the policy returned {len(completions)} completions for {len(builds)} prompts")
     all_items: list[JudgeItem] = []
@@ -333,6 +336,12 @@ def _step(policy: Policy | ChatPolicy, active: list[Episode], t: int, config: Ro
         step = episode.steps[-1]
         step.call_scores = list(scores[start:end])
         step.r4 = content_score(step.call_scores, paper_compat=config.reward.paper_compat)
+
+
+@functools.cache
+def _tools_section(tool_format: str) -> str:
+    """The system prompt's tool section for a format (rendered once per format)."""
+    return get_format(tool_format).render_tools(_TOOLS)
 
 
 def _pad_step(policy: Policy | ChatPolicy, sampling: SamplingParams) -> None:

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from memalpha_data import Instance
 
+from ._files import append_lines
 from ._progress import progress_bar
 from .answerers import Answerer, RetrievalRecallAnswerer
 from .engine import Episode, RolloutConfig, run_episodes
@@ -157,14 +158,4 @@ def read_checkpoint(path: str | Path) -> dict[str, InstanceResult]:
 
 
 def _append_checkpoint(path: str | Path, results: Sequence[InstanceResult]) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+b") as handle:
-        handle.seek(0, 2)
-        if handle.tell():
-            handle.seek(-1, 2)
-            if handle.read(1) != b"\n":  # a killed run left a partial line: end it before appending
-                handle.write(b"\n")
-        for result in results:
-            handle.write(result.model_dump_json().encode() + b"\n")
-        handle.flush()
+    append_lines(path, [result.model_dump_json() for result in results])

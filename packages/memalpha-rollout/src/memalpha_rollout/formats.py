@@ -38,6 +38,8 @@ __all__ = [
     "QwenAgentFormat",
     "ToolCallFormat",
     "get_format",
+    "load_json",
+    "strip_thinking",
     "tool_calls_from_openai",
 ]
 
@@ -122,18 +124,19 @@ def _as_text(text: object) -> str:
     return "" if text is None else str(text)
 
 
-def _strip_think(reasoning: str) -> str:
-    """``reasoning`` without a leading ``<think>...</think>`` block, or a template-opened one ending in ``</think>``."""
-    end = reasoning.find(THINK_CLOSE)
+def strip_thinking(text: str) -> str:
+    """A reply without its leading ``<think>...</think>`` block (or a template-opened one: text ending in
+    ``</think>`` with no ``<think>`` before it); an unterminated leading ``<think>`` leaves nothing (paper §5: such
+    an answer is scored as empty). A ``<think>`` block after other text is kept."""
+    end = text.find(THINK_CLOSE)
     if end < 0:
-        return reasoning
-    head = reasoning[:end]
+        return "" if text.lstrip().startswith(THINK_OPEN) else text.strip()
+    head = text[:end]
     if head.lstrip().startswith(THINK_OPEN) or THINK_OPEN not in head:
-        return reasoning[end + len(THINK_CLOSE) :].strip()
-    return reasoning
+        return text[end + len(THINK_CLOSE) :].strip()
+    return text.strip()
 
 
-# -------------------------------------------------------------------------------------------- qwen-agent
 class QwenAgentFormat:
     """The paper's Qwen-Agent protocol: ``✿FUNCTION✿: <name>`` then ``✿ARGS✿: <json>``, parallel calls in a row.
 
@@ -269,10 +272,10 @@ class HermesFormat:
         blocks = list(_HERMES_BLOCK.finditer(text))
         head = text if not blocks else text[: blocks[0].start()]
         calls = tuple(_hermes_call(block.group(1).strip()) for block in blocks)
-        return ParsedCompletion(reasoning=_strip_think(head.strip()), calls=calls, text=text)
+        return ParsedCompletion(reasoning=strip_thinking(head), calls=calls, text=text)
 
 
-def _load_json(raw: str) -> object:
+def load_json(raw: str) -> object:
     """``raw`` parsed as JSON, repaired with json-repair when it is broken; None when even that fails."""
     try:
         return json.loads(raw)
@@ -289,7 +292,7 @@ def _load_json(raw: str) -> object:
 
 def _hermes_call(raw: str) -> ToolCall:
     """The call in one ``<tool_call>`` block; garbage keeps an empty name and the raw block as arguments."""
-    value = _load_json(raw)
+    value = load_json(raw)
     name = value.get("name") if isinstance(value, dict) else None
     if not isinstance(value, dict) or not isinstance(name, str) or not name.strip():
         return ToolCall(name="", arguments=raw)

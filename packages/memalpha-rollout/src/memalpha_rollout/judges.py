@@ -21,12 +21,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
-import json_repair
-
 from memalpha_memory import MemoryType, ToolResult, normalize_memory_type
 
 from .chat import complete_messages
 from .exceptions import PolicyError
+from .formats import load_json, strip_thinking
 from .types import ChatPolicy, Message, Policy, SamplingParams, ToolCall
 
 __all__ = [
@@ -102,13 +101,7 @@ def _arguments(arguments: object) -> dict[str, Any]:
         return arguments
     if not isinstance(arguments, str) or not arguments.strip():
         return {}
-    try:
-        value = json.loads(arguments)
-    except (ValueError, RecursionError):
-        try:
-            value = json_repair.loads(arguments)
-        except Exception:  # json-repair's own failures mean the arguments cannot be read
-            return {}
+    value = load_json(arguments)
     return value if isinstance(value, dict) else {}
 
 
@@ -285,7 +278,6 @@ _ANSWER_FORMAT = (
     '```json\n{"VALID": true or false, "ISSUES": ["each problem found"], "EXPLANATION": "one sentence"}\n```'
 )
 _FENCED = re.compile(r"```(?:json)?\s*(.*?)```", re.S | re.I)
-_THINK = re.compile(r"<think>.*?</think>", re.S)
 
 
 def judge_rubric(memory_type: str) -> str:
@@ -302,7 +294,7 @@ def judge_rubric(memory_type: str) -> str:
 
 def parse_verdict(reply: str) -> float:
     """1.0 when ``reply`` holds a JSON object with ``"VALID": true`` (in a fenced block, or bare), else 0.0."""
-    text = _THINK.sub("", reply)
+    text = strip_thinking(reply)
     candidates = [m.group(1) for m in _FENCED.finditer(text)]
     start, end = text.find("{"), text.rfind("}")
     if start != -1 and end > start:

@@ -15,7 +15,7 @@ from typing import Any
 
 from memalpha_memory import WorkingMemory
 
-__all__ = ["PromptBuild", "build_messages", "fit_prompt", "recent_schedule"]
+__all__ = ["PromptBuild", "build_messages", "chunk_text", "fit_prompt", "message_text", "recent_schedule"]
 
 SYSTEM_INSTRUCTIONS = """\
 You are an assistant with a structured long-term memory. Your job right now is to read what the user shares, \
@@ -128,3 +128,28 @@ def fit_prompt(
             return build
     assert build is not None
     return build
+
+
+def message_text(content: object) -> str:
+    """A message's content as text (OpenAI-style content parts are joined)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # OpenAI-style content parts
+        return "".join(str(p.get("text", "")) for p in content if isinstance(p, Mapping))
+    return "" if content is None else str(content)
+
+
+def chunk_text(messages: Sequence[Mapping[str, Any]]) -> str:
+    """The chunk shown to the policy: the last user message between ``<new_chunk>`` and ``</new_chunk>``.
+
+    Without those tags the whole last user message; without a user message, an empty string.
+    """
+    users = [m for m in messages if m.get("role") == "user"]
+    if not users:
+        return ""
+    text = message_text(users[-1].get("content"))
+    start = text.find("<new_chunk>")
+    end = text.rfind("</new_chunk>")
+    if start == -1 or end < start:
+        return text
+    return text[start + len("<new_chunk>") : end].strip("\n")

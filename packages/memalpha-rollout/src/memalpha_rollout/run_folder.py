@@ -20,7 +20,6 @@ import hashlib
 import importlib.metadata
 import json
 import logging
-import os
 import platform
 import re
 import time
@@ -31,7 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from ._files import write_text_atomic
+from ._files import append_lines, write_text_atomic
 from .exceptions import RunFolderError
 from .results import EvalResult
 
@@ -255,18 +254,7 @@ class RunFolder:
         A partial last line left by a killed run is dropped first, so the file stays one record per line.
         """
         line = _to_json({**record} if "time" in record else {**record, "time": time.time()}, "metrics record")
-        with self.metrics_path.open("a+b") as handle:
-            handle.seek(0, os.SEEK_END)
-            end = handle.tell()
-            if end:
-                handle.seek(max(0, end - 1))
-                if handle.read(1) != b"\n":
-                    handle.seek(0)
-                    keep = handle.read().rfind(b"\n") + 1
-                    handle.truncate(keep)
-                    logger.warning("dropped a partial last line (%d bytes) of %s", end - keep, self.metrics_path)
-            handle.write((line + "\n").encode())
-            handle.flush()
+        append_lines(self.metrics_path, [line])
 
     def read_metrics(self) -> list[dict[str, Any]]:
         """All records of ``metrics.jsonl`` (none if it is missing); a truncated last line is skipped.

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ._files import atomic_path
+from ._files import append_lines, atomic_path
 from .exceptions import RunFolderError
 
 __all__ = [
@@ -110,11 +110,8 @@ class EpisodeTrace(_Model):
 def write_traces(path: str | Path, traces: Iterable[EpisodeTrace], *, append: bool = False) -> Path:
     """Write traces as JSONL, one episode per line. Without ``append`` the file is replaced atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     if append:
-        with path.open("a", encoding="utf-8") as handle:
-            for trace in traces:
-                handle.write(trace.model_dump_json() + "\n")
+        append_lines(path, (trace.model_dump_json() for trace in traces))
         return path
     with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8") as handle:
         for trace in traces:

@@ -12,18 +12,19 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
+from .prompts import chunk_text
 from .trace import CallTrace, EpisodeTrace, MemorySnapshot, QATrace, StepTrace
 
 if TYPE_CHECKING:
     from .run_folder import RunFolder
 
-__all__ = ["EntryChange", "chunk_text", "diff_memory", "page_name", "render_trace_page", "write_trace_pages"]
+__all__ = ["EntryChange", "diff_memory", "page_name", "render_trace_page", "write_trace_pages"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,30 +59,6 @@ def _e(value: object) -> str:
 
 def _f(value: float) -> str:
     return f"{value:.3f}"
-
-
-def _message_text(content: object) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # OpenAI-style content parts
-        return "".join(str(p.get("text", "")) for p in content if isinstance(p, Mapping))
-    return "" if content is None else str(content)
-
-
-def chunk_text(messages: Sequence[Mapping[str, Any]]) -> str:
-    """The chunk shown to the policy: the last user message between ``<new_chunk>`` and ``</new_chunk>``.
-
-    Without those tags the whole last user message; without a user message, an empty string.
-    """
-    users = [m for m in messages if m.get("role") == "user"]
-    if not users:
-        return ""
-    text = _message_text(users[-1].get("content"))
-    start = text.find("<new_chunk>")
-    end = text.rfind("</new_chunk>")
-    if start == -1 or end < start:
-        return text
-    return text[start + len("<new_chunk>") : end].strip("\n")
 
 
 @dataclass(frozen=True)

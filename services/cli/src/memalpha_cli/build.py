@@ -12,18 +12,14 @@ from __future__ import annotations
 import json
 import re
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from ._output import echo_json, stderr_console, stdout_console
 from .exceptions import MemalphaCliError
 from .memory import open_store, store_option, tenant_option, tenant_uri
-
-if TYPE_CHECKING:
-    from memalpha_memory import NamespaceExport, WorkingMemory
 
 __all__ = ["build_command", "read_chunks"]
 
@@ -65,25 +61,6 @@ def read_chunks(path: str, chunk_tokens: int) -> list[str]:
         except ValueError as exc:
             raise MemalphaCliError(f"{path}: {exc}") from exc
     return chunk_text(text, chunk_tokens, by="paragraph")
-
-
-def _export(name: str, memory: WorkingMemory) -> NamespaceExport:
-    """A detached working memory as an export document, ready to replace a namespace in one commit."""
-    from memalpha_memory import ExportedEntry, NamespaceExport
-
-    def entries(kind: str) -> list[ExportedEntry]:
-        return [
-            ExportedEntry(id=e.id, content=e.content, created_at=e.created_at, updated_at=e.updated_at)
-            for e in memory.entries(kind)
-        ]
-
-    return NamespaceExport(
-        namespace=name,
-        exported_at=datetime.now(UTC),
-        core=memory.core,
-        semantic=entries("semantic"),
-        episodic=entries("episodic"),
-    )
 
 
 def _writer_spec(writer: str) -> str:
@@ -162,7 +139,7 @@ def build_command(
     )  # long inputs: keep no prompts
     steps = memorize(policy, chunks, memory=memory, config=config, progress=not as_json)
     if replace:
-        store.import_namespace(_export(name, memory), replace=True)
+        store.import_namespace(memory.export(name), replace=True)
     else:
         memory.flush()
     calls = [r for s in steps for r in s.results]

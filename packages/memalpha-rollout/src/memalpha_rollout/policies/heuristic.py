@@ -38,6 +38,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..prompts import chunk_text, message_text
 from ..types import Completion, Message, SamplingParams, ToolCall
 
 __all__ = ["HeuristicPolicy"]
@@ -50,7 +51,6 @@ def _wordset(words: str) -> frozenset[str]:
 
 
 # ------------------------------------------------------------------ the prompt
-_CHUNK = re.compile(r"<new_chunk>\n(.*?)\n</new_chunk>", re.S)
 _BLOCK = {
     tag: re.compile(rf"<{tag}_memory>[^\n]*\n(.*?)</{tag}_memory>", re.S) for tag in ("core", "semantic", "episodic")
 }
@@ -198,11 +198,8 @@ class HeuristicPolicy:
         return self._plan(chunk, _parse_view(view)).calls
 
     def _complete(self, conversation: Sequence[Message]) -> Completion:
-        system = "\n".join(_text(m) for m in conversation if m.get("role") == "system")
-        users = [_text(m) for m in conversation if m.get("role") == "user"]
-        user = users[-1] if users else ""
-        found = _CHUNK.search(user)
-        chunk = found.group(1) if found else user
+        system = "\n".join(message_text(m.get("content")) for m in conversation if m.get("role") == "system")
+        chunk = chunk_text(conversation)
         plan = self._plan(chunk, _parse_view(system))
         text = "; ".join(plan.notes) + "." if plan.notes else "Nothing to memorize."
         return Completion(text=text, tool_calls=tuple(plan.calls), finish_reason="stop")
@@ -318,11 +315,6 @@ class HeuristicPolicy:
 
 
 # --------------------------------------------------------------- helpers
-def _text(message: Message) -> str:
-    content = message.get("content")
-    return content if isinstance(content, str) else ""
-
-
 def _parse_view(system: str) -> _View:
     """The core text and the shown items of the last memory view in ``system``."""
     blocks: dict[str, str] = {}
