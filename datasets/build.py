@@ -20,7 +20,7 @@ from pathlib import Path
 from memalpha_data import Instance, MemalphaDataError, build_recipe, load_recipe, read_instances, write_instances
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_RECIPES = ("mini", "train", "eval", "length-sweep")
+DEFAULT_RECIPES = ("mini", "train", "eval", "length-sweep", "demo")
 SAMPLED_RECIPE = "mini"
 
 

@@ -51,6 +51,7 @@ def test_version_names_the_packages(invoke: Invoke) -> None:
         "memalpha-memory",
         "memalpha-data",
         "memalpha-rollout",
+        "memalpha-train",
         "memalpha-server",
     ]
 

@@ -28,7 +28,7 @@ from .answerers import Answerer, AnswerRequest, RetrievalRecallAnswerer, score_p
 from .chat import is_token_policy, render_prompt_ids
 from .formats import get_format
 from .judges import HeuristicJudge, Judge, JudgeItem, judge_items
-from .prompts import PromptBuild, fit_prompt
+from .prompts import PROMPT_STYLES, PromptBuild, PromptStyle, fit_prompt
 from .reward import RewardComponents, RewardConfig, compression_score, content_score, tool_success
 from .trace import CallTrace, EpisodeTrace, MemorySnapshot, QATrace, StepTrace
 from .types import ChatPolicy, Completion, Policy, SamplingParams, ToolCall
@@ -58,6 +58,9 @@ class RolloutConfig:
         seed: seeds the memory ids of every episode, for reproducible runs.
         token_counter: counts memory and chunk tokens for r3 and reports (default: the fast words counter).
         core_token_limit: the core memory's token limit (paper: 512).
+        prompt_style: ``full`` (the paper's instructions and the tools' JSON schemas, about 1,000 tokens before
+            the memory and the chunk) or ``compact`` (a few sentences and one line per tool, about a quarter of
+            that, for small models trained on CPU; the tools always come before the memory).
     """
 
     group_size: int = 1
@@ -72,6 +75,7 @@ class RolloutConfig:
     seed: int = 0
     token_counter: TokenCounter = count_tokens
     core_token_limit: int = 512
+    prompt_style: PromptStyle = "full"
 
     def __post_init__(self) -> None:
         if self.group_size < 1:
@@ -79,6 +83,10 @@ class RolloutConfig:
         if self.max_prompt_tokens < 1:
             raise ValueError(f"max_prompt_tokens must be positive, got {self.max_prompt_tokens!r}")
         get_format(self.tool_format)  # fail early on an unknown format
+        if self.prompt_style not in PROMPT_STYLES:
+            raise ValueError(
+                f"prompt_style must be one of {', '.join(map(repr, PROMPT_STYLES))}, got {self.prompt_style!r}"
+            )
 
 
 @dataclass(slots=True)
@@ -274,7 +282,7 @@ _TOOLS = tool_schemas(include_search=False)  # the paper's write tools; the read
 
 def _step(policy: Policy | ChatPolicy, active: list[Episode], t: int, config: RolloutConfig, judge: Judge) -> None:
     fmt = get_format(config.tool_format)
-    tools_section = _tools_section(config.tool_format)
+    tools_section = _tools_section(config.tool_format, config.prompt_style)
     token_policy = isinstance(policy, Policy)
     encode = (lambda messages: render_prompt_ids(policy.tokenizer, messages)) if token_policy else None  # type: ignore[union-attr]
     builds = [
@@ -287,7 +295,8 @@ def _step(policy: Policy | ChatPolicy, active: list[Episode], t: int, config: Ro
             recent=config.recent_items,
             encode=encode,
             count=None if token_policy else config.token_counter,
-            tools_first=fmt.name != "qwen-agent",
+            tools_first=config.prompt_style == "compact" or fmt.name != "qwen-agent",
+            style=config.prompt_style,
         )
         for e in active
     ]
@@ -339,9 +348,9 @@ def _step(policy: Policy | ChatPolicy, active: list[Episode], t: int, config: Ro
 
 
 @functools.cache
-def _tools_section(tool_format: str) -> str:
-    """The system prompt's tool section for a format (rendered once per format)."""
-    return get_format(tool_format).render_tools(_TOOLS)
+def _tools_section(tool_format: str, prompt_style: PromptStyle) -> str:
+    """The system prompt's tool section for a format and prompt style (rendered once per pair)."""
+    return get_format(tool_format).render_tools(_TOOLS, compact=prompt_style == "compact")
 
 
 def _pad_step(policy: Policy | ChatPolicy, sampling: SamplingParams) -> None:

@@ -11,6 +11,10 @@ The engine owns the tool-call format of a token policy. Three formats are regist
 - ``native``: for chat policies whose server returns structured ``tool_calls``; the tools travel through the API,
   calls are rendered like hermes for traces and SFT targets, and text is parsed as hermes, then as qwen-agent.
 
+The two text formats render their tool section in two styles: in full (the JSON schemas, as the paper and chat
+templates do) or compact (``render_tools(tools, compact=True)``: one line per tool and one example call, for small
+models with short prompts), both generated from the same tool schemas. ``native`` has one short sentence for both.
+
 Parsing never raises: a call that cannot be read is kept (with an empty name or its raw text as arguments) so
 that the memory reports it as an error and the reward counts it, instead of it silently disappearing.
 """
@@ -78,8 +82,11 @@ class ToolCallFormat(Protocol):
         """The name the format is registered under."""
         ...
 
-    def render_tools(self, tools: Sequence[Mapping[str, Any]]) -> str:
-        """The system-prompt section that lists ``tools`` (OpenAI function-tool dicts) and the call syntax."""
+    def render_tools(self, tools: Sequence[Mapping[str, Any]], *, compact: bool = False) -> str:
+        """The system-prompt section that lists ``tools`` (OpenAI function-tool dicts) and the call syntax.
+
+        With ``compact`` each tool takes one line (name, typed arguments, purpose), followed by one example call.
+        """
         ...
 
     def render_calls(self, calls: Sequence[ToolCall], reasoning: str = "") -> str:
@@ -102,6 +109,42 @@ def _function(tool: Mapping[str, Any]) -> Mapping[str, Any]:
             "(memalpha_memory.tool_schemas() returns them)"
         )
     return function
+
+
+def _signature(function: Mapping[str, Any]) -> str:
+    """One line for a tool: ``name(arg: type, optional?: type) - purpose`` (the description's first clause)."""
+    parameters = function.get("parameters") or {}
+    required = set(parameters.get("required", ()))
+    arguments = []
+    for name, spec in (parameters.get("properties") or {}).items():
+        kind = "|".join(map(str, spec["enum"])) if spec.get("enum") else spec.get("type", "any")
+        arguments.append(f"{name}{'' if name in required else '?'}: {kind}")
+    purpose = re.split(r"[.;:]\s", str(function.get("description", "")), maxsplit=1)[0].rstrip(".")
+    return f"{function['name']}({', '.join(arguments)})" + (f" - {purpose}" if purpose else "")
+
+
+_EXAMPLE_VALUES: Mapping[str, object] = {"integer": 1, "number": 1, "boolean": True}
+
+
+def _example_call(function: Mapping[str, Any]) -> ToolCall:
+    """A call of ``function`` with its required arguments: the first enum value, or a sample of the type."""
+    parameters = function.get("parameters") or {}
+    properties = parameters.get("properties") or {}
+    arguments = {
+        name: spec["enum"][0] if spec.get("enum") else _EXAMPLE_VALUES.get(spec.get("type"), "Ana lives in Porto.")
+        for name, spec in properties.items()
+        if name in parameters.get("required", ())
+    }
+    return ToolCall(function["name"], arguments)
+
+
+def _compact_tools(fmt: ToolCallFormat, tools: Sequence[Mapping[str, Any]], syntax: str) -> str:
+    """The compact section: one `_signature` line per tool, then ``syntax`` and an example call of the first."""
+    functions = [_function(tool) for tool in tools]
+    lines = ["# Tools", *(_signature(f) for f in functions), syntax]
+    if functions:
+        lines.append(fmt.render_calls([_example_call(functions[0])]))
+    return "\n".join(lines)
 
 
 def _arguments_json(arguments: str | Mapping[str, Any]) -> str | None:
@@ -147,8 +190,17 @@ class QwenAgentFormat:
 
     name = "qwen-agent"
 
-    def render_tools(self, tools: Sequence[Mapping[str, Any]]) -> str:
-        """The ``# Tools`` section: one ``### name`` block per tool, then the parallel-call template."""
+    def render_tools(self, tools: Sequence[Mapping[str, Any]], *, compact: bool = False) -> str:
+        """The ``# Tools`` section: one ``### name`` block per tool, then the parallel-call template.
+
+        With ``compact``: one line per tool, then a ``✿FUNCTION✿``/``✿ARGS✿`` example call.
+        """
+        if compact:
+            return _compact_tools(
+                self,
+                tools,
+                f"Write each call as a {FUNCTION}: line and an {ARGS}: line (JSON), for example:",
+            )
         functions = [_function(tool) for tool in tools]
         blocks = [
             f"### {f['name']}\n\n{f['name']}: {f.get('description', '')} "
@@ -229,8 +281,13 @@ class HermesFormat:
 
     name = "hermes"
 
-    def render_tools(self, tools: Sequence[Mapping[str, Any]]) -> str:
-        """The tools as JSON inside ``<tools></tools>`` and how to write a ``<tool_call>`` block."""
+    def render_tools(self, tools: Sequence[Mapping[str, Any]], *, compact: bool = False) -> str:
+        """The tools as JSON inside ``<tools></tools>`` and how to write a ``<tool_call>`` block.
+
+        With ``compact``: one line per tool, then an example ``<tool_call>`` block.
+        """
+        if compact:
+            return _compact_tools(self, tools, f"Write each call as JSON in {TOOL_CALL_OPEN} tags, for example:")
         listed = "\n".join(
             json.dumps({"type": "function", "function": dict(_function(t))}, ensure_ascii=False) for t in tools
         )
@@ -322,8 +379,8 @@ class NativeFormat:
 
     name = "native"
 
-    def render_tools(self, tools: Sequence[Mapping[str, Any]]) -> str:
-        """A short sentence naming the tools, which are passed to the server as function tools."""
+    def render_tools(self, tools: Sequence[Mapping[str, Any]], *, compact: bool = False) -> str:
+        """A short sentence naming the tools, which are passed to the server as function tools (both styles)."""
         names = ", ".join(_function(tool)["name"] for tool in tools)
         return f"Call the memory tools ({names}) through function calling; you may make several calls in one reply."
 

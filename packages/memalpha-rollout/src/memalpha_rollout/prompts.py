@@ -5,17 +5,33 @@ section of the chosen tool-call format and the current memory view (core in full
 and episodic items, with ids); and a user message with the chunk between ``<new_chunk>`` tags. When
 the prompt is over budget, the number of recent items shown is halved (5 → 2 → 1 → 0) until it fits, as the
 paper's trainer does.
+
+Two prompt styles: ``full`` (the above, about a thousand tokens with the hermes tool schemas) and ``compact`` (a
+few sentences of instructions, one line per tool, and a one-line instruction before the chunk), for small models
+trained on CPU. Both keep the memory view and the ``<new_chunk>`` tags, so `chunk_text` reads either.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 from memalpha_memory import WorkingMemory
 
-__all__ = ["PromptBuild", "build_messages", "chunk_text", "fit_prompt", "message_text", "recent_schedule"]
+__all__ = [
+    "PROMPT_STYLES",
+    "PromptBuild",
+    "PromptStyle",
+    "build_messages",
+    "chunk_text",
+    "fit_prompt",
+    "message_text",
+    "recent_schedule",
+]
+
+PromptStyle = Literal["full", "compact"]
+PROMPT_STYLES: tuple[PromptStyle, ...] = get_args(PromptStyle)
 
 SYSTEM_INSTRUCTIONS = """\
 You are an assistant with a structured long-term memory. Your job right now is to read what the user shares, \
@@ -52,23 +68,46 @@ read, or the rules behind the labelled examples ("label 1: meaning; label 2: mea
 
 Your reply may be at most {max_new_tokens} tokens: keep every memory item concise."""
 
+COMPACT_SYSTEM_INSTRUCTIONS = """\
+Store the key facts and events of the new chunk in memory with tool calls. core_memory: one short summary \
+paragraph, rewritten with memory_update. semantic_memory: facts; episodic_memory: dated events; one per item. \
+Reply "Done" if nothing needs storing."""
+
+COMPACT_USER_TEMPLATE = """\
+Memorize this chunk (reply in at most {max_new_tokens} tokens):
+<new_chunk>
+{chunk}
+</new_chunk>"""
+
 
 def build_messages(
-    memory_view: str, chunk: str, tools_section: str, *, max_new_tokens: int, tools_first: bool = True
+    memory_view: str,
+    chunk: str,
+    tools_section: str,
+    *,
+    max_new_tokens: int,
+    tools_first: bool = True,
+    style: PromptStyle = "full",
 ) -> list[dict[str, str]]:
     """The ``[system, user]`` messages of one chunk step.
 
     With ``tools_first`` the system message is instructions, tools, then the memory: every prompt of a step then
     shares its first several hundred tokens, which vLLM's prefix cache computes once. ``tools_first=False`` keeps
-    the paper's layout (Qwen-Agent appends the tools after the memory), for the ``qwen-agent`` format.
+    the paper's layout (Qwen-Agent appends the tools after the memory), for the ``qwen-agent`` format. ``style``
+    picks the instructions (``full`` or ``compact``); pass the tool section rendered in the same style.
     """
-    memory = MEMORY_BLOCK.format(memory_view=memory_view)
-    parts = (
-        [SYSTEM_INSTRUCTIONS, tools_section, memory] if tools_first else [SYSTEM_INSTRUCTIONS, memory, tools_section]
+    if style not in PROMPT_STYLES:
+        raise ValueError(f"unknown prompt style {style!r}; use one of: {', '.join(PROMPT_STYLES)}")
+    instructions, user = (
+        (SYSTEM_INSTRUCTIONS, USER_TEMPLATE)
+        if style == "full"
+        else (COMPACT_SYSTEM_INSTRUCTIONS, COMPACT_USER_TEMPLATE)
     )
+    memory = MEMORY_BLOCK.format(memory_view=memory_view)
+    parts = [instructions, tools_section, memory] if tools_first else [instructions, memory, tools_section]
     return [
         {"role": "system", "content": "\n\n".join(p for p in parts if p)},
-        {"role": "user", "content": USER_TEMPLATE.format(chunk=chunk, max_new_tokens=max_new_tokens)},
+        {"role": "user", "content": user.format(chunk=chunk, max_new_tokens=max_new_tokens)},
     ]
 
 
@@ -103,19 +142,23 @@ def fit_prompt(
     encode: Callable[[Sequence[Mapping[str, Any]]], list[int]] | None = None,
     count: Callable[[str], int] | None = None,
     tools_first: bool = True,
+    style: PromptStyle = "full",
 ) -> PromptBuild:
     """Build the step prompt, showing fewer recent items until it fits ``max_prompt_tokens``.
 
     Token policies pass ``encode`` (messages → prompt ids under their chat template) and the length is exact;
     chat policies pass ``count`` (a text token counter) and the length is estimated on the message texts. A
-    prompt still over budget with no recent items shown is returned with ``over_budget=True``.
+    prompt still over budget with no recent items shown is returned with ``over_budget=True``. ``tools_first`` and
+    ``style`` are passed to `build_messages`.
     """
     if encode is None and count is None:
         raise ValueError("fit_prompt needs encode (token policies) or count (chat policies)")
     build: PromptBuild | None = None
     for shown in recent_schedule(recent):
         view = memory.render_view(shown)
-        messages = build_messages(view, chunk, tools_section, max_new_tokens=max_new_tokens, tools_first=tools_first)
+        messages = build_messages(
+            view, chunk, tools_section, max_new_tokens=max_new_tokens, tools_first=tools_first, style=style
+        )
         if encode is not None:
             ids: list[int] | None = encode(messages)
             size = len(ids) if ids is not None else 0

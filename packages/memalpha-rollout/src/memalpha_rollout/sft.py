@@ -1,8 +1,9 @@
 """Traces as supervised fine-tuning data: one conversation per chunk step, the teacher's calls as the target.
 
 A step's conversation is the prompt the teacher saw (system + user) and, as the assistant turn, its tool calls
-rendered in a tool-call format (`ToolCallFormat.render_calls`). Record the teacher's episodes with the format the
-student will use (``RolloutConfig(tool_format=...)``) so the tool section in the system prompt matches the target.
+rendered in a tool-call format (`ToolCallFormat.render_calls`). Record the teacher's episodes with the format and
+prompt style the student will use (``RolloutConfig(tool_format=..., prompt_style=...)``), so the tool section in the
+system prompt matches the target and the student learns on the prompts it will see.
 This is the conversational layout TRL's ``SFTTrainer`` takes (``{"messages": [...]}``); it trains on the assistant
 turn only when told to (``assistant_only_loss``) or when given ``prompt`` / ``completion`` columns.
 """

@@ -1,7 +1,7 @@
 """The root `memalpha` command: logging, error handling, version, and the command groups.
 
-Each group lives in a module of its own (`memory`, `data`) and is added here, so new groups (train, eval,
-trace) slot in with one `add_command` line. Library errors become one line on stderr and exit status 1;
+Each group lives in a module of its own (`memory`, `data`, `trace`, `train`) and is added here, so new groups
+(eval) slot in with one `add_command` line. Library errors become one line on stderr and exit status 1;
 usage errors stay click's own (status 2).
 """
 
@@ -23,10 +23,11 @@ from .data import data_group
 from .exceptions import MemalphaCliError
 from .memory import memory_group
 from .trace import trace_group
+from .train import train_command
 
 __all__ = ["cli", "main", "run"]
 
-_PACKAGES = ("memalpha-memory", "memalpha-data", "memalpha-rollout", "memalpha-server")
+_PACKAGES = ("memalpha-memory", "memalpha-data", "memalpha-rollout", "memalpha-train", "memalpha-server")
 _LEVELS = {0: logging.WARNING, 1: logging.INFO}
 
 EPILOG = """\b
@@ -40,6 +41,8 @@ Examples:
   memalpha memory serve --tokens tokens.yaml    REST + MCP on 127.0.0.1:8765
   memalpha memory build --writer heuristic --input notes.md
   memalpha trace view runs/RUN-ID               HTML pages of a run's episodes
+  memalpha train                                SFT + GRPO with the cpu-demo recipe (SmolLM2, CPU)
+  memalpha train --recipe qwen3-4b --set grpo.max_steps=50
 
 \b
 Exit status: 0 ok, 1 user error (one line on stderr), 2 usage error.
@@ -89,6 +92,7 @@ _LIBRARY_ERRORS = (
     ("memalpha_memory", "MemalphaMemoryError"),
     ("memalpha_data", "MemalphaDataError"),
     ("memalpha_rollout", "MemalphaRolloutError"),
+    ("memalpha_train", "MemalphaTrainError"),
 )
 
 
@@ -133,9 +137,9 @@ class _MemalphaGroup(click.Group):
 def cli(verbose: int) -> None:
     """memalpha: memory agents trained with RL (Mem-alpha), their datasets and their memories.
 
-    Build and check datasets (`memalpha data`); look into, move, serve or build (with a writer policy) the
-    memories agents write (`memalpha memory`); render episode traces (`memalpha trace`). Output meant for
-    scripts is available with --json; progress and logs go to stderr.
+    Build and check datasets (`memalpha data`); train a memory writer (`memalpha train`); look into, move,
+    serve or build (with a writer policy) the memories agents write (`memalpha memory`); render episode traces
+    (`memalpha trace`). Output meant for scripts is available with --json; progress and logs go to stderr.
     """
     configure_logging(verbose)
 
@@ -144,6 +148,7 @@ memory_group.add_command(build_command)
 cli.add_command(data_group)
 cli.add_command(memory_group)
 cli.add_command(trace_group)
+cli.add_command(train_command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
