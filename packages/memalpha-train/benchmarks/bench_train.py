@@ -16,7 +16,6 @@ import json
 import os
 import platform
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -64,13 +63,14 @@ def throughput(log: list[dict[str, Any]], rows_key: str | None, rows: int) -> di
 
 
 def bench(name: str, steps: int, instances_per_step: int, max_tokens: int, device: str) -> dict[str, Any]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import GRPOConfig, GRPOTrainer
+
     from datasets import Dataset
     from memalpha_data import build_recipe, load_recipe, read_instances
     from memalpha_rollout import RolloutConfig, get_format
     from memalpha_rollout.prompts import build_messages
     from memalpha_train import MemalphaGRPOTrainer, instances_dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import GRPOConfig, GRPOTrainer
 
     scratch = Path(tempfile.mkdtemp(prefix="bench-train-"))
     build_recipe(load_recipe("demo"), scratch / "data")
@@ -82,7 +82,11 @@ def bench(name: str, steps: int, instances_per_step: int, max_tokens: int, devic
 
     ours_args = GRPOConfig(
         **common_args(
-            scratch / "ours", steps=steps + 1, per_device=instances_per_step * group, max_tokens=max_tokens, device=device
+            scratch / "ours",
+            steps=steps + 1,
+            per_device=instances_per_step * group,
+            max_tokens=max_tokens,
+            device=device,
         )
     )
     ours = MemalphaGRPOTrainer(

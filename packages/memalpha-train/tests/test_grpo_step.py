@@ -89,3 +89,20 @@ def test_unsupported_settings_are_refused(tiny_model_dir: Path, tmp_path: Path) 
         MemalphaGRPOTrainer(model, grpo_args(tmp_path), Dataset.from_dict({"prompt": ["x", "y"]}))
     with pytest.raises(ValueError, match="no training instances"):
         instances_dataset([])
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_one_step_on_cuda(tiny_model_dir: Path, tmp_path: Path) -> None:
+    model, tokenizer = load(tiny_model_dir)
+    args = grpo_args(tmp_path, use_cpu=False, bf16=torch.cuda.is_bf16_supported())
+    trainer = MemalphaGRPOTrainer(
+        model,
+        args,
+        instances_dataset([make_instance("a", 2), make_instance("b", 1)]),
+        answerer=AlternatingAnswerer(),
+        processing_class=tokenizer,
+    )
+    trainer.train()
+    assert next(trainer.model.parameters()).is_cuda
+    assert math.isfinite(trainer.state.log_history[0]["loss"])

@@ -9,6 +9,7 @@ continues GRPO from its last checkpoint; the recipe and the data must be the one
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import random
 import shutil
@@ -106,7 +107,7 @@ def run_training(
         runs_dir, run_id=run_id, name=recipe.name, config=recipe.model_dump(mode="json"), exist_ok=resume
     )
     say(f"run folder: {run.path}")
-    train, held_out = _load_data(recipe, run, data_root, recipes_dir, say)
+    train, held_out, validation = _load_data(recipe, run, data_root, recipes_dir, say)
     base = _resolve_model(recipe, run, say)
     result = TrainingResult(run=run)
     eval_rollout = rollout_config(recipe, max_tokens=recipe.eval.max_tokens, temperature=0.0)
@@ -115,7 +116,7 @@ def run_training(
     if recipe.sft.enabled:
         models["sft"] = _sft_phase(recipe, run, base, train, say)
     start = models.get("sft", base)
-    models["grpo"] = _grpo_phase(recipe, run, start, train, held_out, resume, say)
+    models["grpo"] = _grpo_phase(recipe, run, start, train, validation, resume, say)
     result.model_dir = models["grpo"]
 
     for method in recipe.eval.methods:
@@ -142,7 +143,8 @@ def run_training(
 # ------------------------------------------------------------------------------------------------------ phases
 def _load_data(
     recipe: Recipe, run: RunFolder, data_root: str | Path | None, recipes_dir: str | Path | None, say: Say
-) -> tuple[list[Instance], list[Instance]]:
+) -> tuple[list[Instance], list[Instance], list[Instance]]:
+    """Training, held-out and validation instances (validation: eval-split instances after the held-out ones)."""
     folder = run.path / "data"
     section = recipe.data
     if not (folder / "card.json").is_file():
@@ -156,8 +158,15 @@ def _load_data(
         splits[split] = read_instances(path)
     train = splits[section.train_split][: section.max_train]
     held_out = splits[section.eval_split][: section.max_eval]
-    say(f"data: {len(train)} training and {len(held_out)} held-out instances")
-    return train, held_out
+    wanted = recipe.eval.validation_instances
+    validation = splits[section.eval_split][len(held_out) : len(held_out) + wanted]
+    if len(validation) < wanted:
+        raise RecipeError(
+            f"recipe {recipe.name!r}: eval.validation_instances={wanted} needs that many {section.eval_split!r} "
+            f"instances beyond the {len(held_out)} held out for the final evaluation; lower it or data.max_eval"
+        )
+    say(f"data: {len(train)} training, {len(held_out)} held-out and {len(validation)} validation instances")
+    return train, held_out, validation
 
 
 def _resolve_model(recipe: Recipe, run: RunFolder, say: Say) -> Path:
@@ -214,7 +223,7 @@ def _sft_phase(recipe: Recipe, run: RunFolder, base: Path, train: Sequence[Insta
     model = AutoModelForCausalLM.from_pretrained(str(base), dtype=_dtype(recipe.dtype))
     staging = run.path / "sft.partial"
     shutil.rmtree(staging, ignore_errors=True)
-    args = recipe.sft_config(staging, seed=recipe.seed, report_to="none", save_strategy="no")
+    args = recipe.sft_config(staging, seed=recipe.seed, save_strategy="no", **_reporting(recipe.sft.args))
     warm_start(
         model,
         dataset,
@@ -237,7 +246,7 @@ def _grpo_phase(
     run: RunFolder,
     start: Path,
     train: Sequence[Instance],
-    held_out: Sequence[Instance],
+    validation: Sequence[Instance],
     resume: bool,
     say: Say,
 ) -> Path:
@@ -251,7 +260,7 @@ def _grpo_phase(
     if (final / "config.json").is_file():
         say(f"GRPO: done already ({final})")
         return _best_or_final(folder)
-    args = recipe.grpo_config(folder, seed=recipe.seed, report_to=recipe.grpo.get("report_to", "none"))
+    args = recipe.grpo_config(folder, seed=recipe.seed, **_reporting(recipe.grpo))
     window = window_steps(args)
     if args.save_strategy != "no" and args.save_steps % window:
         raise RecipeError(
@@ -261,11 +270,11 @@ def _grpo_phase(
     tokenizer = AutoTokenizer.from_pretrained(str(start))
     model = AutoModelForCausalLM.from_pretrained(str(start), dtype=_dtype(recipe.dtype))
     callbacks: list[Any] = [RunMetricsCallback(run, phase="grpo")]
-    validation_every = recipe.grpo.get("save_steps") if recipe.eval.validation_instances else None
+    validation_every = recipe.grpo.get("save_steps") if validation else None
     if validation_every:
         callbacks.append(
             ValidationCallback(
-                held_out[: recipe.eval.validation_instances],
+                validation,
                 every=int(validation_every),
                 best_dir=folder / "best",
                 rollout=rollout_config(recipe, max_tokens=recipe.eval.max_tokens, temperature=0.0),
@@ -295,6 +304,14 @@ def _grpo_phase(
     staging.rename(final)
     say(f"GRPO: {time.perf_counter() - began:.0f} s, saved to {final}")
     return _best_or_final(folder)
+
+
+def _reporting(section: dict[str, Any]) -> dict[str, Any]:
+    """Where TRL reports besides metrics.jsonl: the recipe's ``report_to``, else TensorBoard when it is installed
+    (event files under ``sft/runs/`` and ``grpo/runs/``)."""
+    if "report_to" in section:
+        return {}
+    return {"report_to": "tensorboard" if importlib.util.find_spec("tensorboard") else "none"}
 
 
 def _best_or_final(folder: Path) -> Path:

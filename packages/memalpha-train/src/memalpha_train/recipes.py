@@ -67,7 +67,11 @@ class SFTSection(_Section):
 
 
 class EvalSection(_Section):
-    """Held-out evaluation (greedy) of base, SFT and SFT+GRPO, and validation during GRPO."""
+    """Held-out evaluation (greedy) of base, SFT and SFT+GRPO, and validation during GRPO.
+
+    Validation runs at every GRPO checkpoint on ``validation_instances`` instances of the eval split that come
+    after the held-out ones (disjoint from them), and keeps the best model in ``grpo/best``.
+    """
 
     methods: list[Method] = Field(default_factory=lambda: list(METHODS))
     max_tokens: int = Field(default=256, ge=1)
@@ -147,7 +151,7 @@ def _build(config_class: type, values: dict[str, Any], recipe: str, section: str
         raise RecipeError(f"recipe {recipe!r}, section {section}: {exc}") from exc
 
 
-class _RecipeLoader(yaml.SafeLoader):
+class _RecipeLoader(yaml.SafeLoader):  # type: ignore[misc]
     """YAML 1.1 reads ``1e-5`` (no dot) as a string; recipes read it as the float everyone means."""
 
 
@@ -183,7 +187,7 @@ def load_recipe(name_or_path: str | Path, overrides: dict[str, Any] | None = Non
             raise RecipeError(f"no recipe named {str(name_or_path)!r}; shipped recipes: {', '.join(list_recipes())}")
         text, label = resource.read_text(encoding="utf-8"), str(name_or_path)
     try:
-        raw = yaml.load(text, Loader=_RecipeLoader)  # noqa: S506 (a SafeLoader subclass)
+        raw = yaml.load(text, Loader=_RecipeLoader)
     except yaml.YAMLError as exc:
         raise RecipeError(f"recipe {label!r} is not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):

