@@ -127,3 +127,28 @@ def test_truncated_completions_are_masked_when_asked(tiny_model_dir: Path, tmp_p
     cut = SAMPLES[0].model_copy(update={"finish_reason": "length"})
     batch = trainer._training_batch([cut, SAMPLES[1]], [1.0, -1.0], rows=2)
     assert batch["completion_mask"][0].sum() == 0 and batch["completion_mask"][1].sum() == 2
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        # per sequence: exp(sum of masked differences) = exp(0.5 + 0.5) = e, above 2 -> masked to 0 / clamped to 2
+        ("sequence_mask", [0.0]),
+        ("sequence_truncate", [2.0]),
+        # per token: exp(0.5) each, the padded position exp(0) = 1
+        ("token_truncate", [1.6487, 1.6487, 1.0]),
+        ("token_mask", [1.6487, 1.6487, 1.0]),
+    ],
+)
+def test_vllm_importance_sampling_ratio(
+    tiny_model_dir: Path, tmp_path: Path, mode: str, expected: list[float]
+) -> None:
+    """vLLM's sampling log-probs differ from the trainer's: TRL's correction, built by the trainer (NaN = unknown)."""
+    trainer = make_trainer(tiny_model_dir, tmp_path)
+    trainer.vllm_importance_sampling_mode = mode
+    trainer.vllm_importance_sampling_clip_min, trainer.vllm_importance_sampling_clip_max = 0.5, 2.0
+    old = torch.tensor([[-1.0, -1.0, -1.0]])
+    sampling = torch.tensor([[-1.5, -1.5, float("nan")]])
+    mask = torch.tensor([[1, 1, 0]])
+    ratio = trainer._importance_ratio(old, sampling, mask)
+    assert ratio[0].tolist() == pytest.approx(expected, abs=1e-4)

@@ -21,6 +21,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from memalpha_rollout.prompts import PromptStyle
+
 from .exceptions import RecipeError
 
 __all__ = ["DataSection", "EvalSection", "Recipe", "RolloutSection", "SFTSection", "list_recipes", "load_recipe"]
@@ -48,7 +50,7 @@ class RolloutSection(_Section):
     """How episodes run (`memalpha_rollout.RolloutConfig`) and the reward weights (paper §6: 0.05 and 0.1)."""
 
     tool_format: Literal["hermes", "qwen-agent"] = "hermes"
-    prompt_style: Literal["full", "compact"] = "full"
+    prompt_style: PromptStyle = "full"
     max_prompt_tokens: int = Field(default=6144, ge=64)
     recent_items: int = Field(default=5, ge=0)
     retrieval_k: int = Field(default=20, ge=1)
