@@ -42,6 +42,7 @@ def test_the_paper_recipe_keeps_the_papers_hyperparameters(tmp_path: Path) -> No
     # 32 instances x G = 8 rollout slots per generation on one process
     assert grpo.per_device_train_batch_size * grpo.steps_per_generation == 32 * 8
     assert (recipe.rollout.compression_weight, recipe.rollout.content_weight) == (0.05, 0.1)
+    assert recipe.rollout.paper_compat  # a chunk with no calls scores r2 = r4 = 0, as in the paper
     assert recipe.rollout.max_prompt_tokens == 6144
 
 
