@@ -140,9 +140,7 @@ def test_truncated_completions_are_masked_when_asked(tiny_model_dir: Path, tmp_p
         ("token_mask", [1.6487, 1.6487, 1.0]),
     ],
 )
-def test_vllm_importance_sampling_ratio(
-    tiny_model_dir: Path, tmp_path: Path, mode: str, expected: list[float]
-) -> None:
+def test_vllm_importance_sampling_ratio(tiny_model_dir: Path, tmp_path: Path, mode: str, expected: list[float]) -> None:
     """vLLM's sampling log-probs differ from the trainer's: TRL's correction, built by the trainer (NaN = unknown)."""
     trainer = make_trainer(tiny_model_dir, tmp_path)
     trainer.vllm_importance_sampling_mode = mode
