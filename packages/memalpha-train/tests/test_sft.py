@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from train_helpers import make_instance
+from train_helpers import make_instance, sft_args
 
 from memalpha_rollout import HeuristicPolicy, RolloutConfig, SamplingParams, run_episodes
 from memalpha_rollout.policies.hf import HFPolicy
@@ -43,27 +43,12 @@ def test_traces_without_a_successful_step_are_refused() -> None:
 
 def test_sft_makes_a_tiny_model_emit_valid_calls(tiny_model_dir: Path, tmp_path: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import SFTConfig
 
     base = run_episodes(HFPolicy.from_pretrained(tiny_model_dir), INSTANCES, config=CONFIG)
     assert sum(e.ok_calls for e in base) == 0  # the random model writes nothing usable
 
     dataset = sft_dataset(teacher_traces(INSTANCES, rollout=CONFIG))
-    args = SFTConfig(
-        output_dir=str(tmp_path / "sft"),
-        num_train_epochs=60,
-        learning_rate=3e-3,
-        lr_scheduler_type="constant",
-        per_device_train_batch_size=4,
-        max_length=1024,
-        use_cpu=True,
-        bf16=False,
-        activation_checkpointing=False,
-        report_to="none",
-        save_strategy="no",
-        disable_tqdm=True,
-        seed=0,
-    )
+    args = sft_args(tmp_path / "sft", epochs=60, learning_rate=3e-3)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     output = warm_start(model, dataset, args, processing_class=AutoTokenizer.from_pretrained(tiny_model_dir))
     assert (output / "config.json").is_file() and (output / "tokenizer_config.json").is_file()

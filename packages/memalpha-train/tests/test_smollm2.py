@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from train_helpers import sft_args
 
 from memalpha_data import build_recipe, load_recipe, read_instances
 from memalpha_rollout import RolloutConfig, SamplingParams, run_episodes
@@ -33,7 +34,6 @@ def smollm2_dir() -> Path:
 
 def test_sft_teaches_smollm2_to_call_the_memory_tools(smollm2_dir: Path, tmp_path: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import SFTConfig
 
     data = build_recipe(load_recipe("demo", recipes_dir=DATASETS), tmp_path / "demo")  # as the cpu-demo recipe
     train, held_out = read_instances(data.files["train"])[:16], read_instances(data.files["eval"])[:4]
@@ -42,21 +42,7 @@ def test_sft_teaches_smollm2_to_call_the_memory_tools(smollm2_dir: Path, tmp_pat
     assert sum(e.ok_calls for e in base) == 0
 
     dataset = sft_dataset(teacher_traces(train, rollout=CONFIG), max_examples=16)
-    args = SFTConfig(
-        output_dir=str(tmp_path / "sft"),
-        num_train_epochs=1,
-        learning_rate=2e-4,
-        lr_scheduler_type="constant",
-        per_device_train_batch_size=4,
-        max_length=1024,
-        use_cpu=True,
-        bf16=False,
-        activation_checkpointing=False,
-        report_to="none",
-        save_strategy="no",
-        disable_tqdm=True,
-        seed=0,
-    )
+    args = sft_args(tmp_path / "sft", epochs=1, learning_rate=2e-4)
     model = AutoModelForCausalLM.from_pretrained(smollm2_dir)
     output = warm_start(model, dataset, args, processing_class=AutoTokenizer.from_pretrained(smollm2_dir))
     student = run_episodes(HFPolicy.from_pretrained(output), held_out, config=greedy)

@@ -60,3 +60,24 @@ def grpo_args(output_dir: Path, **overrides: Any) -> Any:
     }
     values.update(overrides)
     return GRPOConfig(**values)
+
+
+def sft_args(output_dir: Path, *, epochs: int, learning_rate: float) -> Any:
+    """An SFTConfig for CPU: constant learning rate, batches of 4, no checkpoints, no reports."""
+    from trl import SFTConfig
+
+    return SFTConfig(
+        output_dir=str(output_dir),
+        num_train_epochs=epochs,
+        learning_rate=learning_rate,
+        lr_scheduler_type="constant",
+        per_device_train_batch_size=4,
+        max_length=1024,
+        use_cpu=True,
+        bf16=False,
+        activation_checkpointing=False,
+        report_to="none",
+        save_strategy="no",
+        disable_tqdm=True,
+        seed=0,
+    )
