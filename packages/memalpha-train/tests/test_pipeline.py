@@ -61,3 +61,17 @@ def test_bootstrap_difference() -> None:
     assert spread["low"] == 0.0 and spread["high"] == 2.0 and spread["mean"] == 1.0
     with pytest.raises(ValueError, match="no instance is shared"):
         bootstrap_difference({"a": 1.0}, {"b": 1.0})
+
+
+def test_random_weights_from_a_config(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """`config:PATH` builds a model with random weights from a config (sizes for throughput without the hub)."""
+    from memalpha_train.pipeline import _resolve_model
+    from transformers import AutoModelForCausalLM
+
+    recipe = load_recipe(RECIPE, {"model": f"config:{tiny_model_dir / 'config.json'}"})
+    run = RunFolder.create(tmp_path, run_id="cfg")
+    folder = _resolve_model(recipe, run, lambda line: None)
+    assert folder == run.path / "models" / "config"
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    assert model.config.hidden_size == AutoModelForCausalLM.from_pretrained(tiny_model_dir).config.hidden_size
+    assert (folder / "tokenizer_config.json").is_file()
