@@ -65,8 +65,9 @@ def test_bootstrap_difference() -> None:
 
 def test_random_weights_from_a_config(tiny_model_dir: Path, tmp_path: Path) -> None:
     """`config:PATH` builds a model with random weights from a config (sizes for throughput without the hub)."""
-    from memalpha_train.pipeline import _resolve_model
     from transformers import AutoModelForCausalLM
+
+    from memalpha_train.pipeline import _resolve_model
 
     recipe = load_recipe(RECIPE, {"model": f"config:{tiny_model_dir / 'config.json'}"})
     run = RunFolder.create(tmp_path, run_id="cfg")
