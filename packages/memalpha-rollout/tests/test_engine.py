@@ -78,6 +78,22 @@ def test_a_skipped_duplicate_insert_is_not_a_success() -> None:
     assert episode.steps[0].r2 == 0.5
 
 
+@pytest.mark.parametrize("finish_reason", ["length", "stop"])
+def test_a_call_cut_off_by_the_reply_limit_is_not_applied_and_fails(finish_reason: str) -> None:
+    text = hermes(insert("Ana lives in Porto")) + '\n<tool_call>\n{"name": "new_memory_insert", "arguments": {"memo'
+    policy = ScriptedPolicy([Completion(text=text, finish_reason=finish_reason)])
+    (episode,) = run_episodes(policy, [make_instance("cut", ["Ana lives in Porto. Bo bakes."])])
+    step = episode.steps[0]
+    if finish_reason == "length":  # the budget ended the reply inside the second block
+        assert [r.status for r in step.results] == ["ok", "error"]
+        assert "cut off by the 512-token reply limit" in step.results[1].message
+        assert step.r2 == 0.5
+        assert [e.content for e in episode.memory.entries("semantic")] == ["Ana lives in Porto"]
+    else:  # the model stopped there itself: the broken call goes to the memory, which repairs or rejects it
+        assert len(step.results) == 2 and step.results[0].ok
+        assert "cut off" not in step.results[1].message
+
+
 # ---------------------------------------------------------------- batching
 
 

@@ -231,6 +231,21 @@ def test_qwen_agent_keeps_truncated_arguments_for_the_memory_to_repair() -> None
     assert result.ok and "repaired" in result.message
 
 
+@pytest.mark.parametrize(
+    ("text", "open_end"),
+    [
+        ('✿FUNCTION✿: memory_delete\n✿ARGS✿: {"memory_type": "core_memory"}', False),
+        ('✿FUNCTION✿: memory_delete\n✿ARGS✿: {"memory_type": "core_memory"} and then', False),
+        ('✿FUNCTION✿: memory_delete\n✿ARGS✿: {"memory_type": "core_mem', True),
+        ("✿FUNCTION✿: memory_del", True),
+        ('✿FUNCTION✿: memory_delete\n✿ARGS✿: {"memory_type": "core_mem\n✿RESULT✿: ok', False),
+        ("Done.", False),
+    ],
+)
+def test_qwen_agent_open_end_is_text_ending_inside_the_last_call(text: str, open_end: bool) -> None:
+    assert QWEN.parse(text).open_end is open_end
+
+
 # ------------------------------------------------------------------------------------------------ hermes
 def test_hermes_parses_blocks_and_strips_think() -> None:
     text = (
@@ -271,6 +286,9 @@ def test_hermes_unterminated_blocks() -> None:
         ToolCall("memory_delete", {"memory_type": "core_memory"}),
         ToolCall("new_memory_insert", {"memory_type": "semantic_memory", "content": "tr"}),
     )
+    assert parsed.open_end
+    assert not HERMES.parse(text + "</tool_call>").open_end
+    assert not HERMES.parse("Done.").open_end
 
 
 @pytest.mark.parametrize(

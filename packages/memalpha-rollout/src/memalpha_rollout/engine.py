@@ -4,9 +4,11 @@ the reward (§6).
 `run_episodes` runs G rollouts of each of B instances together. At chunk step t every active episode gets a
 fresh prompt (instructions + its memory view + chunk t), all prompts go to the policy in **one** generate call,
 each completion's tool calls are parsed and applied in order to that episode's in-process working memory, and
-the calls are judged (r4) in one batched judge call. Episodes with fewer chunks drop out of the batch; with
-``min_steps`` the engine keeps making (throw-away) generate calls so that every process of a multi-process
-trainer makes the same number of them. The G rollouts of an instance start from empty, independent memories.
+the calls are judged (r4) in one batched judge call. A call cut off by the reply limit (``finish_reason ==
+"length"`` inside its block) is not applied and counts as a failed call. Episodes with fewer chunks drop out of
+the batch; with ``min_steps`` the engine keeps making (throw-away) generate calls so that every process of a
+multi-process trainer makes the same number of them. The G rollouts of an instance start from empty,
+independent memories.
 
 After the stream every question is answered from its episode's memory (core + BM25 top-k per memory type,
 shrunk to the answerer's window) and scored (r1); r3 compares the final memory with the raw chunks.
@@ -317,12 +319,17 @@ def _step(policy: Policy | ChatPolicy, active: list[Episode], t: int, config: Ro
     all_items: list[JudgeItem] = []
     spans: list[tuple[int, int]] = []
     for episode, build, completion in zip(active, builds, completions, strict=True):
+        cut_off = False
         if completion.tool_calls is not None:
             calls, reasoning = tuple(completion.tool_calls), completion.text
         else:
             parsed = fmt.parse(completion.text)
             calls, reasoning = parsed.calls, parsed.reasoning
-        results = [episode.memory.apply_tool_call(c.name, c.arguments) for c in calls]
+            cut_off = parsed.open_end and completion.finish_reason == "length"
+        applied = calls[:-1] if cut_off else calls
+        results = [episode.memory.apply_tool_call(c.name, c.arguments) for c in applied]
+        if cut_off:
+            results.append(_cut_off_result(calls[-1], config.sampling.max_tokens))
         items = judge_items(calls, results)
         spans.append((len(all_items), len(all_items) + len(items)))
         all_items += items
@@ -345,6 +352,17 @@ def _step(policy: Policy | ChatPolicy, active: list[Episode], t: int, config: Ro
         step = episode.steps[-1]
         step.call_scores = list(scores[start:end])
         step.r4 = content_score(step.call_scores, paper_compat=config.reward.paper_compat)
+
+
+def _cut_off_result(call: ToolCall, max_tokens: int) -> ToolResult:
+    """A call the token budget cut off: not applied (half a fact is not stored), and a failure for r2."""
+    return ToolResult(
+        tool=call.name,
+        status="error",
+        error_kind="invalid_json",
+        message=f"the call was cut off by the {max_tokens}-token reply limit and was not applied; "
+        "make fewer or shorter calls, or raise max_tokens",
+    )
 
 
 @functools.cache

@@ -66,11 +66,15 @@ class ParsedCompletion:
         reasoning: The text before the first call, stripped (the paper treats it as the model's reasoning).
         calls: The calls in the order emitted, including unreadable ones (scored as errors by the memory).
         text: The completion as kept, e.g. cut at the first ``✿RESULT✿:`` for qwen-agent.
+        open_end: The text ends inside the last call (a hermes block with no ``</tool_call>``, qwen-agent
+            arguments that are not complete JSON). With ``finish_reason="length"`` that call was cut off by the
+            token budget, and the engine does not apply it.
     """
 
     reasoning: str
     calls: tuple[ToolCall, ...]
     text: str
+    open_end: bool = False
 
 
 @runtime_checkable
@@ -251,6 +255,7 @@ class QwenAgentFormat:
         if not starts:
             return ParsedCompletion(reasoning=kept.strip(), calls=(), text=kept)
         calls: list[ToolCall] = []
+        open_end = False
         for i in starts:
             end, args_at = len(kept), None
             for marker in markers[i + 1 :]:
@@ -262,13 +267,16 @@ class QwenAgentFormat:
             if args_at is None:
                 segment = kept[markers[i].end() : end].strip()
                 calls.append(ToolCall(name=segment.split("\n", 1)[0].strip(), arguments=""))
+                open_end = end == len(text)
                 continue
             arguments = kept[args_at.end() : end].strip()
             last_brace = arguments.rfind("}")
             if last_brace >= 0:
                 arguments = arguments[: last_brace + 1]
             calls.append(ToolCall(name=kept[markers[i].end() : args_at.start()].strip(), arguments=arguments))
-        return ParsedCompletion(reasoning=kept[: markers[starts[0]].start()].strip(), calls=tuple(calls), text=kept)
+            open_end = end == len(text) and not _is_json(arguments)
+        reasoning = kept[: markers[starts[0]].start()].strip()
+        return ParsedCompletion(reasoning=reasoning, calls=tuple(calls), text=kept, open_end=open_end)
 
 
 # ------------------------------------------------------------------------------------------------ hermes
@@ -329,7 +337,16 @@ class HermesFormat:
         blocks = list(_HERMES_BLOCK.finditer(text))
         head = text if not blocks else text[: blocks[0].start()]
         calls = tuple(_hermes_call(block.group(1).strip()) for block in blocks)
-        return ParsedCompletion(reasoning=strip_thinking(head), calls=calls, text=text)
+        open_end = bool(blocks) and not blocks[-1].group(0).endswith(TOOL_CALL_CLOSE)
+        return ParsedCompletion(reasoning=strip_thinking(head), calls=calls, text=text, open_end=open_end)
+
+
+def _is_json(raw: str) -> bool:
+    try:
+        json.loads(raw)
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
 def load_json(raw: str) -> object:
