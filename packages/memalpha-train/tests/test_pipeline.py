@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from memalpha_rollout import RunFolder
-from memalpha_train import CheckpointError, RecipeError, bootstrap_difference, load_recipe, run_training
+from memalpha_train import (
+    CheckpointError,
+    MemalphaTrainError,
+    RecipeError,
+    bootstrap_difference,
+    load_recipe,
+    run_training,
+)
 
 RECIPE = Path(__file__).with_name("data") / "tiny.yaml"
 DATASETS = Path(__file__).resolve().parents[3] / "datasets"
@@ -44,6 +51,16 @@ def test_run_training_end_to_end(tmp_path: Path) -> None:
 def test_resume_needs_a_run_id(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="resume needs the run id"):
         run_training(load_recipe(RECIPE), runs_dir=tmp_path, resume=True)
+
+
+def test_an_existing_run_is_never_overwritten_and_a_missing_one_cannot_resume(tmp_path: Path) -> None:
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "metrics.jsonl").write_text("{}\n")
+    with pytest.raises(MemalphaTrainError, match=r"'taken' already exists .* --resume taken"):
+        run_training(load_recipe(RECIPE), runs_dir=tmp_path, run_id="taken")
+    assert (tmp_path / "taken" / "metrics.jsonl").read_text() == "{}\n"
+    with pytest.raises(CheckpointError, match="no run 'nope' to resume"):
+        run_training(load_recipe(RECIPE), runs_dir=tmp_path, run_id="nope", resume=True)
 
 
 def test_misaligned_checkpoints_are_refused(tmp_path: Path) -> None:

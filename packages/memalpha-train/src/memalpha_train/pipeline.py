@@ -35,7 +35,7 @@ from memalpha_rollout import (
 )
 from memalpha_rollout.policies.hf import HFPolicy
 
-from .exceptions import CheckpointError, RecipeError
+from .exceptions import CheckpointError, MemalphaTrainError, RecipeError
 from .recipes import Recipe
 
 __all__ = ["TrainingResult", "bootstrap_difference", "rollout_config", "run_training", "window_steps"]
@@ -103,6 +103,14 @@ def run_training(
     say = say or logger.info
     if resume and run_id is None:
         raise CheckpointError("resume needs the run id of the run to continue (runs/<run-id>)")
+    folder = Path(runs_dir) / run_id if run_id is not None else None
+    if resume and folder is not None and not (folder / "config.json").is_file():
+        raise CheckpointError(f"no run {run_id!r} to resume in {str(runs_dir)!r}; start it without resume")
+    if not resume and folder is not None and folder.exists():
+        raise MemalphaTrainError(
+            f"run {run_id!r} already exists in {str(runs_dir)!r}: continue it with resume "
+            f"(memalpha train --resume {run_id}) or choose another run id"
+        )
     run = RunFolder.create(
         runs_dir, run_id=run_id, name=recipe.name, config=recipe.model_dump(mode="json"), exist_ok=resume
     )
