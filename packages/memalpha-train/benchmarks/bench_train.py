@@ -1,12 +1,14 @@
 """GRPO training throughput: our episode trainer against TRL's stock GRPOTrainer, side by side in one process.
 
-Run: ``python packages/memalpha-train/benchmarks/bench_train.py --out runs/bench [--model tiny|smollm2|PATH]``
+Run: ``python packages/memalpha-train/benchmarks/bench_train.py --out runs/bench [--model smollm2|tiny|PATH]``
 
-Both trainers get the same model, optimizer settings, G, completion budget and number of completions per
-step. Ours runs whole episodes of the ``demo`` instances (one row per rollout and chunk, memory, QA and reward
-included); the stock trainer gets the same chunk prompts rendered as single-turn prompts (an empty memory view)
-with a reward function that counts parsed tool calls. Throughput = completion tokens / training wall time,
-after one warm-up step each. Target: ours >= stock. Writes ``train.json``.
+Both trainers get the same model, optimizer settings, G, completion budget, number of completions per step and
+prompts. Ours runs whole episodes of the ``demo`` instances (one row per rollout and chunk: generation chunk by
+chunk, tool calls applied to memory, QA, reward). The stock trainer gets the very chunk prompts our trainer
+rendered (memory view included) as single-turn prompts, with a reward function that counts parsed tool calls,
+so both train on the same prompt tokens and the ratio measures the episode machinery, not prompt lengths.
+Throughput = completion tokens / training wall time, after one warm-up step each. Target: ours >= stock.
+Writes ``train.json``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 import platform
 import tempfile
 from pathlib import Path
+from statistics import fmean
 from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -69,7 +72,7 @@ def bench(name: str, steps: int, instances_per_step: int, max_tokens: int, devic
     from datasets import Dataset
     from memalpha_data import build_recipe, load_recipe, read_instances
     from memalpha_rollout import RolloutConfig, get_format
-    from memalpha_rollout.prompts import build_messages
+    from memalpha_rollout.chat import render_prompt_ids
     from memalpha_train import MemalphaGRPOTrainer, instances_dataset
 
     scratch = Path(tempfile.mkdtemp(prefix="bench-train-"))
@@ -89,23 +92,23 @@ def bench(name: str, steps: int, instances_per_step: int, max_tokens: int, devic
             device=device,
         )
     )
+    prompts: list[list[dict[str, str]]] = []
+
+    def keep_prompts(episodes: list[Any], step: int) -> None:
+        prompts.extend(s.prompt.messages for e in episodes for s in e.steps)
+
     ours = MemalphaGRPOTrainer(
         AutoModelForCausalLM.from_pretrained(path),
         ours_args,
         instances_dataset(instances),
         rollout=config,
         processing_class=AutoTokenizer.from_pretrained(path),
+        episode_hooks=[keep_prompts],
     )
     ours.train()
     ours_result = throughput(ours.state.log_history, "chunk_samples", 0)
 
     fmt = get_format("hermes")
-    tools = fmt.render_tools(_tools(), compact=True)
-    prompts = [
-        build_messages("(empty)", chunk, tools, max_new_tokens=max_tokens, style="compact")
-        for instance in instances
-        for chunk in instance.chunks
-    ]
 
     def tool_calls(completions: list[Any], **kwargs: Any) -> list[float]:
         return [float(len(fmt.parse(c[0]["content"] if isinstance(c, list) else c).calls)) for c in completions]
@@ -122,12 +125,14 @@ def bench(name: str, steps: int, instances_per_step: int, max_tokens: int, devic
         processing_class=AutoTokenizer.from_pretrained(path),
     )
     stock.train()
+    tokenizer = stock.processing_class
     stock_result = throughput(stock.state.log_history, None, per_device)
     return {
         "model": name,
         "device": device,
         "completions_per_step": chunks_per_step,
         "max_completion_tokens": max_tokens,
+        "mean_prompt_tokens": fmean(len(render_prompt_ids(tokenizer, p)) for p in prompts),
         "ours": ours_result,
         "stock": stock_result,
         "ratio": ours_result["tokens_per_second"] / stock_result["tokens_per_second"],
@@ -135,16 +140,10 @@ def bench(name: str, steps: int, instances_per_step: int, max_tokens: int, devic
     }
 
 
-def _tools() -> Any:
-    from memalpha_memory import tool_schemas
-
-    return tool_schemas(include_search=False)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("runs/bench"))
-    parser.add_argument("--model", default="tiny", help="tiny (default), smollm2 or a model folder")
+    parser.add_argument("--model", default="smollm2", help="smollm2 (default), tiny (random weights) or a model folder")
     parser.add_argument("--steps", type=int, default=3, help="measured steps (after one warm-up step)")
     parser.add_argument("--instances", type=int, default=1, help="instances per step (x G = 2 rollouts)")
     parser.add_argument("--max-tokens", type=int, default=64)
