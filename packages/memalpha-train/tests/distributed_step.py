@@ -2,7 +2,8 @@
 
 Three instances of 3, 2 and 1 chunks, G = 2, 3 rollout slots per process: the group of the instance in slots 2
 and 3 is split across the processes, which hold different row counts before padding.
-Each process writes ``rank<k>.json``: its (group, advantage) rows, row counts, the loss and a weight checksum.
+Each process writes ``rank<k>.json``: its (group, advantage) rows, row counts, the loss, a weight checksum and how
+many forwards ran the shared prompt prefix once.
 """
 
 from __future__ import annotations
@@ -18,7 +19,20 @@ import torch
 from train_helpers import AlternatingAnswerer, grpo_args, make_instance
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+import memalpha_train.grpo as grpo_module
 from memalpha_train import MemalphaGRPOTrainer, instances_dataset
+
+SHARED_FORWARDS: list[bool] = []
+
+
+def counted_shared_prefix_logps(*args: Any, **kwargs: Any) -> Any:
+    result = shared_prefix_logps(*args, **kwargs)
+    SHARED_FORWARDS.append(result is not None)
+    return result
+
+
+shared_prefix_logps = grpo_module.shared_prefix_logps
+grpo_module.shared_prefix_logps = counted_shared_prefix_logps  # type: ignore[assignment]
 
 
 class Recording(MemalphaGRPOTrainer):
@@ -49,6 +63,7 @@ def main(model_dir: str, out: str) -> None:
     checksum = sum(float(p.detach().double().sum()) for p in trainer.model.parameters())
     record = {**trainer.record, "loss": trainer.state.log_history[0]["loss"], "checksum": checksum}
     record["world"] = trainer.accelerator.num_processes
+    record["shared_prefix_forwards"] = sum(SHARED_FORWARDS)  # DDP with the prompt prefix run once per forward
     record["finite"] = all(bool(torch.isfinite(p).all()) for p in trainer.model.parameters())
     (Path(out) / f"rank{rank}.json").write_text(json.dumps(record), encoding="utf-8")
 

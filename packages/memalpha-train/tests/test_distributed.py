@@ -42,4 +42,5 @@ def test_two_processes_share_groups(tiny_model_dir: Path, tmp_path: Path) -> Non
         assert sum(advantages) == pytest.approx(0.0, abs=1e-5), group  # standardised over the whole group
     assert any(abs(a) > 0 for values in by_group.values() for a in values)
     assert all(math.isfinite(r["loss"]) and r["finite"] for r in ranks)
+    assert all(r["shared_prefix_forwards"] > 0 for r in ranks)  # the loss ran with the shared prompt prefix
     assert ranks[0]["checksum"] == pytest.approx(ranks[1]["checksum"], rel=1e-9)  # DDP kept the weights equal

@@ -88,6 +88,11 @@ def test_yaml_problems(tmp_path: Path) -> None:
 def test_overrides_and_files(tmp_path: Path) -> None:
     recipe = load_recipe("cpu-demo", {"grpo.max_steps": 1, "data.max_train": 2})
     assert recipe.grpo["max_steps"] == 1 and recipe.data.max_train == 2
+    assert (
+        recipe.share_prompt_prefix and not load_recipe("cpu-demo", {"share_prompt_prefix": False}).share_prompt_prefix
+    )
+    with pytest.raises(RecipeError, match="share_prompt_prefix"):
+        load_recipe("cpu-demo", {"share_prompt_prefix": "sometimes"})
     path = tmp_path / "mine.yaml"
     path.write_text(recipe.model_dump_json(), encoding="utf-8")  # JSON is YAML
     assert load_recipe(path) == recipe

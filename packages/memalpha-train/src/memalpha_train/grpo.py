@@ -50,6 +50,7 @@ from memalpha_rollout import (
 
 from .advantages import group_advantages
 from .exceptions import RecipeError
+from .prefix import shared_prefix_logps
 
 __all__ = ["MemalphaGRPOTrainer", "TRLGenerationPolicy", "instances_dataset", "memalpha_reward"]
 
@@ -127,6 +128,9 @@ class MemalphaGRPOTrainer(GRPOTrainer):
             ``sampling`` are taken from ``args``.
         answerer / judge: the QA answerer (r1) and the content judge (r4); default: retrieval-recall and heuristic.
         episode_hooks: called as ``hook(local_episodes, global_step)`` after every generation (traces, debugging).
+        share_prompt_prefix: compute the prompt prefix that all rows of a forward share (instructions and tools)
+            once, not once per row (`memalpha_train.prefix`); same loss and gradient, less compute. Not used while
+            activation checkpointing is on in a forward with gradients (it would drop the shared cache).
     """
 
     def __init__(
@@ -142,6 +146,7 @@ class MemalphaGRPOTrainer(GRPOTrainer):
         callbacks: list[Any] | None = None,
         peft_config: Any = None,
         episode_hooks: Sequence[EpisodeHook] = (),
+        share_prompt_prefix: bool = True,
     ) -> None:
         if str(args.eval_strategy) not in ("no", "IntervalStrategy.NO"):
             raise RecipeError(
@@ -171,6 +176,7 @@ class MemalphaGRPOTrainer(GRPOTrainer):
         self.answerer = answerer
         self.judge = judge
         self.episode_hooks = list(episode_hooks)
+        self.share_prompt_prefix = share_prompt_prefix
         self.last_episodes: list[Episode] = []
 
     # ------------------------------------------------------------------------------------------ generation
@@ -291,6 +297,49 @@ class MemalphaGRPOTrainer(GRPOTrainer):
                             self.model, input_ids, attention, keep, chunk
                         )
                 batch["ref_per_token_logps"] = ref
+
+    def _get_per_token_logps_and_entropies(
+        self,
+        model: Any,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        logits_to_keep: int,
+        batch_size: int | None = None,
+        compute_entropy: bool = False,
+        compute_aux_loss: bool = False,
+        **extra: Any,
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """TRL's per-token log-probabilities, with each chunk's shared prompt prefix computed once where it applies."""
+        plain = super()._get_per_token_logps_and_entropies
+        checkpointing = torch.is_grad_enabled() and getattr(
+            self.accelerator.unwrap_model(model), "is_activation_checkpointing", False
+        )
+        multimodal = any(value is not None for value in extra.values())
+        if not self.share_prompt_prefix or compute_aux_loss or checkpointing or multimodal:
+            result: tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None] = plain(
+                model,
+                input_ids,
+                attention_mask,
+                logits_to_keep,
+                batch_size=batch_size,
+                compute_entropy=compute_entropy,
+                compute_aux_loss=compute_aux_loss,
+                **extra,
+            )
+            return result
+        size = batch_size or input_ids.size(0)
+        logps, entropies = [], []
+        for start in range(0, input_ids.size(0), size):
+            ids, mask = input_ids[start : start + size], attention_mask[start : start + size]
+            part = shared_prefix_logps(
+                model, ids, mask, logits_to_keep, compute_entropy=compute_entropy, autocast=self.accelerator.autocast
+            )
+            if part is None:
+                part = plain(model, ids, mask, logits_to_keep, compute_entropy=compute_entropy)[:2]
+            logps.append(part[0])
+            entropies.append(part[1])
+        entropy = torch.cat([e for e in entropies if e is not None]) if compute_entropy else None
+        return torch.cat(logps), entropy, None
 
     def _importance_ratio(self, old: torch.Tensor, sampling: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """TRL's vLLM importance-sampling correction: ``exp(old - sampling)`` per token or sequence, clipped/masked."""

@@ -297,6 +297,7 @@ def _grpo_phase(
         processing_class=tokenizer,
         callbacks=callbacks,
         peft_config=recipe.lora_config(),
+        share_prompt_prefix=recipe.share_prompt_prefix,
     )
     checkpoint = _last_checkpoint(folder) if resume else None
     say(f"GRPO: {args.max_steps} steps" + (f", resuming from {checkpoint.name}" if checkpoint else ""))

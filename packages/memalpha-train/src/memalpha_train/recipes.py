@@ -93,6 +93,8 @@ class Recipe(_Section):
     rollout: RolloutSection = Field(default_factory=RolloutSection)
     sft: SFTSection = Field(default_factory=SFTSection)
     grpo: dict[str, Any] = Field(default_factory=dict)
+    share_prompt_prefix: bool = True
+    """Run the prompt prefix the rows of a forward share once (`MemalphaGRPOTrainer`'s option of that name)."""
     lora: dict[str, Any] | None = None
     eval: EvalSection = Field(default_factory=EvalSection)
 
