@@ -7,8 +7,11 @@ prompts. Ours runs whole episodes of the ``demo`` instances (one row per rollout
 chunk, tool calls applied to memory, QA, reward). The stock trainer gets the very chunk prompts our trainer
 rendered (memory view included) as single-turn prompts, with a reward function that counts parsed tool calls,
 so both train on the same prompt tokens and the ratio measures the episode machinery, not prompt lengths.
+Every reply runs to the token budget (``min_new_tokens``; ``--free-length`` lets replies stop at EOS), so both
+decode and train the same number of tokens and sampling noise in reply lengths does not move the ratio.
 Throughput = completion tokens / training wall time, after one warm-up step each. Target: ours >= stock.
-Writes ``train.json``.
+Ours also runs without sharing the prompt prefix across rows (``share_prompt_prefix=False``), to show what that
+saves. Writes ``train.json``.
 """
 
 from __future__ import annotations
@@ -38,8 +41,13 @@ def model_dir(name: str, scratch: Path) -> Path:
     return Path(name)
 
 
-def common_args(output: Path, *, steps: int, per_device: int, max_tokens: int, device: str) -> dict[str, Any]:
+def common_args(
+    output: Path, *, steps: int, per_device: int, max_tokens: int, device: str, fixed_length: bool
+) -> dict[str, Any]:
     return {
+        # every reply runs to the budget: both trainers decode and train the same number of tokens, so sampling
+        # noise in reply lengths does not move the ratio
+        "generation_kwargs": {"min_new_tokens": max_tokens} if fixed_length else None,
         "output_dir": str(output),
         "max_steps": steps,
         "per_device_train_batch_size": per_device,
@@ -65,7 +73,9 @@ def throughput(log: list[dict[str, Any]], rows_key: str | None, rows: int) -> di
     return {"steps": len(steps), "completion_tokens": tokens, "seconds": seconds, "tokens_per_second": tokens / seconds}
 
 
-def bench(name: str, steps: int, instances_per_step: int, max_tokens: int, device: str) -> dict[str, Any]:
+def bench(
+    name: str, steps: int, instances_per_step: int, max_tokens: int, device: str, fixed_length: bool
+) -> dict[str, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
@@ -83,30 +93,36 @@ def bench(name: str, steps: int, instances_per_step: int, max_tokens: int, devic
     group = 2
     chunks_per_step = sum(i.num_chunks for i in instances[:instances_per_step]) * group
 
-    ours_args = GRPOConfig(
-        **common_args(
-            scratch / "ours",
-            steps=steps + 1,
-            per_device=instances_per_step * group,
-            max_tokens=max_tokens,
-            device=device,
-        )
-    )
     prompts: list[list[dict[str, str]]] = []
 
     def keep_prompts(episodes: list[Any], step: int) -> None:
         prompts.extend(s.prompt.messages for e in episodes for s in e.steps)
 
-    ours = MemalphaGRPOTrainer(
-        AutoModelForCausalLM.from_pretrained(path),
-        ours_args,
-        instances_dataset(instances),
-        rollout=config,
-        processing_class=AutoTokenizer.from_pretrained(path),
-        episode_hooks=[keep_prompts],
-    )
-    ours.train()
-    ours_result = throughput(ours.state.log_history, "chunk_samples", 0)
+    def run_ours(share: bool) -> dict[str, float]:
+        args = GRPOConfig(
+            **common_args(
+                scratch / f"ours-{share}",
+                steps=steps + 1,
+                per_device=instances_per_step * group,
+                max_tokens=max_tokens,
+                device=device,
+                fixed_length=fixed_length,
+            )
+        )
+        trainer = MemalphaGRPOTrainer(
+            AutoModelForCausalLM.from_pretrained(path),
+            args,
+            instances_dataset(instances),
+            rollout=config,
+            processing_class=AutoTokenizer.from_pretrained(path),
+            episode_hooks=[keep_prompts] if share else [],
+            share_prompt_prefix=share,
+        )
+        trainer.train()
+        return throughput(trainer.state.log_history, "chunk_samples", 0)
+
+    ours_result = run_ours(True)
+    unshared_result = run_ours(False)
 
     fmt = get_format("hermes")
 
@@ -115,7 +131,14 @@ def bench(name: str, steps: int, instances_per_step: int, max_tokens: int, devic
 
     per_device = chunks_per_step  # the same number of completions per optimizer step as ours
     stock_args = GRPOConfig(
-        **common_args(scratch / "stock", steps=steps + 1, per_device=per_device, max_tokens=max_tokens, device=device)
+        **common_args(
+            scratch / "stock",
+            steps=steps + 1,
+            per_device=per_device,
+            max_tokens=max_tokens,
+            device=device,
+            fixed_length=fixed_length,
+        )
     )
     stock = GRPOTrainer(
         model=AutoModelForCausalLM.from_pretrained(path),
@@ -132,8 +155,10 @@ def bench(name: str, steps: int, instances_per_step: int, max_tokens: int, devic
         "device": device,
         "completions_per_step": chunks_per_step,
         "max_completion_tokens": max_tokens,
+        "fixed_length_replies": fixed_length,
         "mean_prompt_tokens": fmean(len(render_prompt_ids(tokenizer, p)) for p in prompts),
         "ours": ours_result,
+        "ours_without_prefix_sharing": unshared_result,
         "stock": stock_result,
         "ratio": ours_result["tokens_per_second"] / stock_result["tokens_per_second"],
         "targets": {"ours>=stock": ours_result["tokens_per_second"] >= stock_result["tokens_per_second"]},
@@ -148,15 +173,23 @@ def main() -> None:
     parser.add_argument("--instances", type=int, default=1, help="instances per step (x G = 2 rollouts)")
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument(
+        "--free-length", action="store_true", help="let replies stop at EOS (default: every reply runs to --max-tokens)"
+    )
     args = parser.parse_args()
-    result = bench(args.model, args.steps, args.instances, args.max_tokens, args.device)
+    result = bench(args.model, args.steps, args.instances, args.max_tokens, args.device, not args.free_length)
     result["machine"] = {"platform": platform.platform(), "cpus": os.cpu_count()}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "train.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    ours, stock = result["ours"], result["stock"]
     print(f"GRPO throughput ({args.model}, {args.device}, {result['completions_per_step']} completions a step)")
-    print(f"  ours : {ours['tokens_per_second']:8.1f} completion tokens/s over {ours['steps']} steps")
-    print(f"  stock: {stock['tokens_per_second']:8.1f} completion tokens/s over {stock['steps']} steps")
+    for label, key in (
+        ("ours", "ours"),
+        ("ours, no prefix sharing", "ours_without_prefix_sharing"),
+        ("stock", "stock"),
+    ):
+        run = result[key]
+        per_step = run["seconds"] / run["steps"]
+        print(f"  {label:24}: {run['tokens_per_second']:6.1f} completion tokens/s, {per_step:.1f} s/step")
     print(f"  ratio: {result['ratio']:.2f} (target >= 1)")
 
 
