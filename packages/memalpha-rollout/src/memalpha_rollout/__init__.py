@@ -4,7 +4,8 @@ An episode feeds an instance's chunks to a memory-writing policy one at a time (
 instructions, the memory view and the chunk), applies the tool calls it makes to a working memory, then answers
 the instance's questions from that memory and computes the paper's reward. `run_episodes` runs many episodes
 together (one generate call per chunk step); `evaluate` and `evaluate_baseline` score policies and baselines in
-one results schema; `RunFolder` and `write_report` turn results and traces into a run folder.
+one results schema; `RunFolder` and `write_report` turn results and traces into a run folder; `run_evaluation`
+(``memalpha eval``) runs writers and baselines on a dataset recipe into one run folder with paper-style tables.
 
 Quick start::
 
@@ -23,13 +24,22 @@ from .baselines import BASELINES, evaluate_baseline
 from .chat import complete_messages, render_prompt_ids, render_prompt_text
 from .engine import Episode, QARecord, RolloutConfig, StepRecord, memorize, run_episodes
 from .evaluate import evaluate
-from .exceptions import BackendUnavailableError, MemalphaRolloutError, PolicyError, RunFolderError, UnknownNameError
+from .exceptions import (
+    BackendUnavailableError,
+    EvalConfigError,
+    MemalphaRolloutError,
+    PolicyError,
+    RunFolderError,
+    UnknownNameError,
+)
 from .formats import FORMATS, ParsedCompletion, ToolCallFormat, get_format, tool_calls_from_openai
+from .harness import EvalRun, run_evaluation
 from .judges import HeuristicJudge, Judge, JudgeItem, LLMJudge, judge_items
 from .policies import POLICY_BACKENDS, ScriptedPolicy, load_policy
 from .policies.heuristic import HeuristicPolicy
 from .reporting import (
     RunFolder,
+    plot_length_sweep,
     plot_metrics,
     plot_score_vs_memory,
     render_capability_table,
@@ -61,7 +71,9 @@ __all__ = [
     "Completion",
     "Episode",
     "EpisodeTrace",
+    "EvalConfigError",
     "EvalResult",
+    "EvalRun",
     "HeuristicJudge",
     "HeuristicPolicy",
     "InstanceResult",
@@ -101,6 +113,7 @@ __all__ = [
     "load_answerer",
     "load_policy",
     "memorize",
+    "plot_length_sweep",
     "plot_metrics",
     "plot_score_vs_memory",
     "read_samples",
@@ -111,6 +124,7 @@ __all__ = [
     "render_results_table",
     "render_trace_page",
     "run_episodes",
+    "run_evaluation",
     "sft_examples",
     "summarize",
     "tool_calls_from_openai",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 __all__ = [
     "BackendUnavailableError",
+    "EvalConfigError",
     "MemalphaRolloutError",
     "PolicyError",
     "RunFolderError",
@@ -39,3 +40,7 @@ class UnknownNameError(MemalphaRolloutError, KeyError):
 
 class RunFolderError(MemalphaRolloutError, ValueError):
     """A run folder cannot be read or written as asked."""
+
+
+class EvalConfigError(MemalphaRolloutError, ValueError):
+    """The evaluation harness was given options that do not fit together; the message says which and how to fix."""

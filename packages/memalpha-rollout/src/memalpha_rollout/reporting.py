@@ -22,6 +22,8 @@ from .trace_html import render_trace_page, write_trace_pages
 
 __all__ = [
     "RunFolder",
+    "instance_lengths",
+    "plot_length_sweep",
     "plot_metrics",
     "plot_score_vs_memory",
     "render_capability_table",
@@ -166,6 +168,43 @@ def plot_score_vs_memory(results: Sequence[EvalResult], path: str | Path) -> Pat
     axes.margins(0.15)
     axes.set(xlabel="memory (K tokens, mean over sources)", ylabel="score (mean over sources)", title="Score vs memory")
     axes.grid(alpha=0.3)
+    return _save(figure, path)
+
+
+def instance_lengths(result: EvalResult) -> dict[str, float]:
+    """Mean instance length (chunk tokens) per data source."""
+    by_source: dict[str, list[int]] = {}
+    for r in result.instances:
+        by_source.setdefault(r.data_source, []).append(r.chunk_tokens)
+    return {s: fmean(v) for s, v in by_source.items()}
+
+
+def plot_length_sweep(results: Sequence[EvalResult], path: str | Path) -> Path | None:
+    """Score and final memory against instance length (log scale), a line per method, for the length sweep (each
+    length is a data source).
+
+    Returns:
+        The PNG's path, or None when matplotlib is missing or there is nothing to plot (a warning is logged).
+    """
+    if not results:
+        logger.warning("no results; length-sweep plot skipped")
+        return None
+    figure = _new_figure()
+    if figure is None:
+        return None
+    figure.set_size_inches(11, 4)
+    score_axes, memory_axes = figure.subplots(1, 2)
+    for result in results:
+        lengths = instance_lengths(result)
+        sources = sorted(lengths, key=lengths.__getitem__)
+        xs = [lengths[s] for s in sources]
+        score_axes.plot(xs, [result.per_source.get(s, 0.0) for s in sources], marker="o", label=result.method)
+        memory_axes.plot(xs, [result.memory_tokens_per_source.get(s, 0.0) for s in sources], marker="o")
+    for axes, label in ((score_axes, "score"), (memory_axes, "final memory (tokens)")):
+        axes.set(xscale="log", xlabel="instance length (tokens)", ylabel=label)
+        axes.grid(alpha=0.3)
+    score_axes.legend(fontsize=8)
+    figure.suptitle("Length sweep")
     return _save(figure, path)
 
 
