@@ -1,7 +1,7 @@
 """The root `memalpha` command: logging, error handling, version, and the command groups.
 
-Each group lives in a module of its own (`memory`, `data`, `trace`, `train`) and is added here, so new groups
-(eval) slot in with one `add_command` line. Library errors become one line on stderr and exit status 1;
+Each group lives in a module of its own (`memory`, `data`, `trace`, `train`, `eval`) and is added here with one
+`add_command` line. Library errors become one line on stderr and exit status 1;
 usage errors stay click's own (status 2).
 """
 
@@ -20,6 +20,7 @@ from rich.logging import RichHandler
 from ._output import stderr_console
 from .build import build_command
 from .data import data_group
+from .eval import eval_command
 from .exceptions import MemalphaCliError
 from .memory import memory_group
 from .trace import trace_group
@@ -43,6 +44,8 @@ Examples:
   memalpha trace view runs/RUN-ID               HTML pages of a run's episodes
   memalpha train                                SFT + GRPO with the cpu-demo recipe (SmolLM2, CPU)
   memalpha train --recipe qwen3-4b --set grpo.max_steps=50
+  memalpha eval                                 writers and baselines on the eval recipe, paper-style tables
+  memalpha eval --recipe length-sweep -m heuristic -m rag --limit 0
 
 \b
 Exit status: 0 ok, 1 user error (one line on stderr), 2 usage error.
@@ -137,7 +140,8 @@ class _MemalphaGroup(click.Group):
 def cli(verbose: int) -> None:
     """memalpha: memory agents trained with RL (Mem-alpha), their datasets and their memories.
 
-    Build and check datasets (`memalpha data`); train a memory writer (`memalpha train`); look into, move,
+    Build and check datasets (`memalpha data`); train a memory writer (`memalpha train`) and evaluate writers
+    against baselines (`memalpha eval`); look into, move,
     serve or build (with a writer policy) the memories agents write (`memalpha memory`); render episode traces
     (`memalpha trace`). Output meant for scripts is available with --json; progress and logs go to stderr.
     """
@@ -146,6 +150,7 @@ def cli(verbose: int) -> None:
 
 memory_group.add_command(build_command)
 cli.add_command(data_group)
+cli.add_command(eval_command)
 cli.add_command(memory_group)
 cli.add_command(trace_group)
 cli.add_command(train_command)

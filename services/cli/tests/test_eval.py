@@ -1,0 +1,61 @@
+"""`memalpha eval`: a tiny recipe end to end, JSON output, resume, and errors as one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from memalpha_cli import main
+from memalpha_cli.app import cli
+
+RECIPE = """
+name: tiny-eval
+seed: 3
+splits:
+  eval:
+    - source: generate
+      seed: 11
+      limit: 2
+      params: {capability: AR, target_tokens: 600, chunk_tokens: 200, num_questions: 4}
+    - source: generate
+      seed: 11
+      limit: 2
+      params: {capability: CR, target_tokens: 600, chunk_tokens: 200, num_updates: 1, num_questions: 4}
+"""
+
+
+@pytest.fixture
+def recipe(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny-eval.yaml"
+    path.write_text(RECIPE, encoding="utf-8")
+    return path
+
+
+def test_eval_writes_the_run_folder_and_prints_json(recipe: Path, tmp_path: Path) -> None:
+    args = ["eval", "--recipe", str(recipe), "-m", "heuristic", "-m", "rag", "--runs-dir", str(tmp_path / "runs")]
+    result = CliRunner().invoke(cli, [*args, "--run-id", "e", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [r["method"] for r in data["results"]] == ["heuristic", "rag-top2", "rag-top2@memory"]
+    assert set(data["results"][0]["per_capability"]) == {"AR", "CR"}
+    assert Path(data["report"]).is_file() and Path(data["run"]).name == "e"
+    again = CliRunner().invoke(cli, [*args, "--resume", "e"])  # everything finished: kept, tables rewritten
+    assert again.exit_code == 0, again.output
+    assert "kept from the interrupted run" in again.output and "rag-top2@memory" in again.output
+
+
+def test_eval_errors(recipe: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    runs = ["--runs-dir", str(tmp_path / "runs")]
+    assert main(["eval", "--recipe", str(recipe), "--answerer", "llm", *runs]) == 1
+    assert "the llm answerer needs a model" in capsys.readouterr().err
+    assert main(["eval", "--recipe", str(recipe), "--resume", "missing", *runs]) == 1
+    assert "no evaluation 'missing' to resume" in capsys.readouterr().err
+    assert main(["eval", "--recipe", str(tmp_path / "nope.yaml"), "-m", "heuristic", *runs]) == 1
+    assert "nope" in capsys.readouterr().err
+    assert main(["eval", "-m", "heuristic", "--method", "no-such-writer", "--recipe", str(recipe), *runs]) == 1
+    assert "unknown policy 'no-such-writer'" in capsys.readouterr().err
+    assert main(["eval", "--answerer", "oracle"]) == 2
+    assert main(["eval", "--run-id", "a", "--resume", "b"]) == 2
