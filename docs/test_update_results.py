@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
 from pathlib import Path
 from types import ModuleType
@@ -86,3 +87,20 @@ def test_command_line(page: Path, tmp_path: Path, capsys: pytest.CaptureFixture[
     assert region(page.read_text(encoding="utf-8"), "bench") == "bench table"
     assert ur.main(["nope", "--markdown", str(table), "--results", str(page)]) == 1
     assert "unknown section 'nope'" in capsys.readouterr().err
+
+
+def test_benchmark_json_becomes_tables(page: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "bench"
+    folder.mkdir()
+    train = {"ratio": 1.2968, "ours": {"tokens_per_second": 15.02, "steps": 3}, "sizes": [1, 2], "runs": [{"a": 1}]}
+    (folder / "train.json").write_text(json.dumps(train), encoding="utf-8")
+    (folder / "memory.json").write_text(json.dumps({"insert": {"speedup": 31.5}}), encoding="utf-8")
+    markdown = ur.json_markdown(folder)
+    assert markdown.index("### memory") < markdown.index("### train")  # one table per file, by name
+    for row in ("| `ratio` | 1.297 |", "| `ours.tokens_per_second` | 15.02 |", "| `sizes` | 1, 2 |"):
+        assert row in markdown
+    assert "| `runs` | (a list of 1) |" in markdown and "| `insert.speedup` | 31.5 |" in markdown
+    assert ur.main(["bench", "--json-dir", str(folder), "--results", str(page)]) == 0
+    assert "ours.tokens_per_second" in region(page.read_text(encoding="utf-8"), "bench")
+    with pytest.raises(ur.ResultsError, match="no JSON files"):
+        ur.json_markdown(tmp_path / "empty")

@@ -9,11 +9,13 @@ The strict site build (``nox -s docs``) fails on a link to an image that is not 
 
     python docs/update_results.py eval --markdown runs/<run-id>/results.md --image runs/<run-id>/plots/score.png
     python docs/update_results.py bench --markdown - < bench.md      # markdown from stdin
+    python docs/update_results.py bench --json-dir runs/bench        # every JSON file there, as tables
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -81,6 +83,37 @@ def update_results(section: str, markdown: str, images: Iterable[str | Path] = (
     return results
 
 
+def _flatten(value: object, prefix: str = "") -> Iterable[tuple[str, object]]:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield from _flatten(inner, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(value, list):
+        if all(not isinstance(item, (dict, list)) for item in value) and len(value) <= 8:
+            yield prefix, ", ".join(_format(item) for item in value)
+        else:
+            yield prefix, f"(a list of {len(value)})"
+    else:
+        yield prefix, value
+
+
+def _format(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value).replace("|", "\\|")
+
+
+def json_markdown(folder: str | Path) -> str:
+    """One table per JSON file of ``folder`` (a benchmark's output): every figure by its dotted key."""
+    files = sorted(Path(folder).glob("*.json"))
+    if not files:
+        raise ResultsError(f"no JSON files in {str(folder)!r}: run the benchmarks first (nox -s bench)")
+    parts = []
+    for path in files:
+        rows = "\n".join(f"| `{key}` | {_format(value)} |" for key, value in _flatten(json.loads(path.read_text())))
+        parts.append(f"### {path.stem}\n\nFrom `{path.name}`.\n\n| figure | value |\n|---|---|\n{rows}\n")
+    return "\n".join(parts)
+
+
 def _write_atomic(path: Path, text: str) -> None:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -95,16 +128,23 @@ def _write_atomic(path: Path, text: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("section", help=f"the region to replace: {', '.join(SECTIONS)}")
-    parser.add_argument("--markdown", required=True, metavar="FILE", help="the region's new content; - for stdin")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--markdown", metavar="FILE", help="the region's new content; - for stdin")
+    source.add_argument("--json-dir", metavar="DIR", help="render every JSON file of DIR as a table (benchmarks)")
     parser.add_argument(
         "--image", action="append", default=[], metavar="PNG", help="an image to copy to docs/assets/results/"
     )
     parser.add_argument("--results", type=Path, default=RESULTS, help="the results page (default: docs/results.md)")
     args = parser.parse_args(argv)
     try:
-        markdown = sys.stdin.read() if args.markdown == "-" else Path(args.markdown).read_text(encoding="utf-8")
+        if args.json_dir is not None:
+            markdown = json_markdown(args.json_dir)
+        elif args.markdown == "-":
+            markdown = sys.stdin.read()
+        else:
+            markdown = Path(args.markdown).read_text(encoding="utf-8")
         path = update_results(args.section, markdown, args.image, results=args.results)
-    except (ResultsError, OSError) as exc:
+    except (ResultsError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"updated the {args.section} section of {path}")
