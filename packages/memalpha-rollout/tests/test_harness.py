@@ -15,24 +15,7 @@ from memalpha_rollout import harness
 from memalpha_rollout.exceptions import RunFolderError
 from memalpha_rollout.harness import latest_checkpoint, run_evaluation, select_instances
 
-RECIPE = """
-name: tiny-eval
-seed: 3
-splits:
-  eval:
-    - source: generate
-      seed: 11
-      limit: 2
-      params: {capability: AR, target_tokens: 600, chunk_tokens: 200, num_questions: 4}
-    - source: generate
-      seed: 11
-      limit: 2
-      params: {capability: LRU, target_tokens: 600, chunk_tokens: 200}
-    - source: generate
-      seed: 11
-      limit: 2
-      params: {capability: CR, target_tokens: 600, chunk_tokens: 200, num_updates: 1, num_questions: 4}
-"""
+RECIPE = (Path(__file__).parent / "data" / "tiny-eval.yaml").read_text(encoding="utf-8")
 
 SWEEP = """
 name: length-sweep

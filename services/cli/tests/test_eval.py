@@ -11,27 +11,11 @@ from click.testing import CliRunner
 from memalpha_cli import main
 from memalpha_cli.app import cli
 
-RECIPE = """
-name: tiny-eval
-seed: 3
-splits:
-  eval:
-    - source: generate
-      seed: 11
-      limit: 2
-      params: {capability: AR, target_tokens: 600, chunk_tokens: 200, num_questions: 4}
-    - source: generate
-      seed: 11
-      limit: 2
-      params: {capability: CR, target_tokens: 600, chunk_tokens: 200, num_updates: 1, num_questions: 4}
-"""
-
 
 @pytest.fixture
-def recipe(tmp_path: Path) -> Path:
-    path = tmp_path / "tiny-eval.yaml"
-    path.write_text(RECIPE, encoding="utf-8")
-    return path
+def recipe() -> Path:
+    """The rollout tests' recipe: 6 short generated instances of 3 data sources."""
+    return Path(__file__).resolve().parents[3] / "packages" / "memalpha-rollout" / "tests" / "data" / "tiny-eval.yaml"
 
 
 def test_eval_writes_the_run_folder_and_prints_json(recipe: Path, tmp_path: Path) -> None:
@@ -40,7 +24,7 @@ def test_eval_writes_the_run_folder_and_prints_json(recipe: Path, tmp_path: Path
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert [r["method"] for r in data["results"]] == ["heuristic", "rag-top2", "rag-top2@memory"]
-    assert set(data["results"][0]["per_capability"]) == {"AR", "CR"}
+    assert set(data["results"][0]["per_capability"]) == {"AR", "LRU", "CR"}
     assert Path(data["report"]).is_file() and Path(data["run"]).name == "e"
     again = CliRunner().invoke(cli, [*args, "--resume", "e"])  # everything finished: kept, tables rewritten
     assert again.exit_code == 0, again.output
