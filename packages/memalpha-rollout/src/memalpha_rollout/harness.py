@@ -180,6 +180,10 @@ def run_evaluation(
         raise RunFolderError(f"no evaluation {run_id!r} to resume in {str(runs_dir)!r}; start it without resume")
     writers = [m for m in methods if m not in BASELINES]
     baselines = [m for m in methods if m in BASELINES]
+    if budget_from not in (None, "none", *writers):
+        raise EvalConfigError(
+            f"budget_from={budget_from!r} is not one of the writers evaluated: {', '.join(writers) or 'none'}"
+        )
     checkpoint = latest_checkpoint(runs_dir) if "checkpoint" in writers else None
     config = {
         "recipe": recipe,
@@ -222,7 +226,7 @@ def run_evaluation(
         if result is not None:
             by_method[spec] = result
 
-    reference = _budget_reference(budget_from, by_method, checkpoint)
+    reference = _budget_reference(budget_from, by_method)
     budgets = None
     if reference is not None and baselines:
         budgets = {r.instance_id: r.memory_tokens for r in by_method[reference].instances}
@@ -340,13 +344,12 @@ def _run_writer(
     return result
 
 
-def _budget_reference(budget_from: str | None, done: dict[str, EvalResult], checkpoint: Path | None) -> str | None:
+def _budget_reference(budget_from: str | None, done: dict[str, EvalResult]) -> str | None:
+    """The writer whose memory sets the ``@memory`` budgets: ``budget_from``, else the checkpoint, else the first."""
     if budget_from == "none" or not done:
         return None
     if budget_from is not None:
-        if budget_from not in done:
-            raise EvalConfigError(f"budget_from={budget_from!r} is not one of the writers evaluated: {', '.join(done)}")
-        return budget_from
+        return budget_from if budget_from in done else None  # a writer that was skipped (no checkpoint)
     return "checkpoint" if "checkpoint" in done else next(iter(done))
 
 
