@@ -7,9 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rollout_helpers import make_instance
 
-from memalpha_memory import count_tokens
+from memalpha_memory import BM25Index, count_tokens
 from memalpha_rollout import ScriptedPolicy, UnknownNameError, evaluate_baseline
-from memalpha_rollout.baselines import extractive_rewrite, first_tokens, last_tokens
+from memalpha_rollout.baselines import _rag_retriever, extractive_rewrite, first_tokens, last_tokens
 
 CHUNKS = ["Ana lives in Porto.", "The weather was mild all week.", "Bob works as a baker in Lyon."]
 QUESTIONS = [("Where does Ana live?", "Porto"), ("What is Bob's job?", "baker")]
@@ -43,6 +43,16 @@ def test_rag_retrieves_the_chunks_that_match_the_question() -> None:
     assert result.instances[0].memory_tokens == instance.total_tokens()  # RAG stores every chunk
     budgeted = evaluate_baseline("rag", [instance], top_k=1, budgets={"a": 3})
     assert budgeted.instances[0].memory_tokens == 3 and budgeted.instances[0].question_scores == [0.0, 0.0]
+
+
+@given(st.lists(st.sampled_from(["Ana", "lives", "in", "Porto", "Bob", "bakes", "bread", "."]), max_size=30))
+def test_budgeted_rag_reads_the_best_ranked_chunks_up_to_the_budget(words: list[str]) -> None:
+    chunks = [" ".join(words[i : i + 4]) or "." for i in range(0, max(len(words), 1), 4)]
+    index = BM25Index(chunks)
+    for budget in (0, 1, 3, 7, 200):
+        retrieve = _rag_retriever(chunks, index, 2, budget, count_tokens)
+        ranked = "\n\n".join(chunks[i] for i, _ in index.top_k("where does Ana live", len(chunks)))
+        assert retrieve("where does Ana live") == first_tokens(ranked, budget)  # only the needed chunks are read
 
 
 def test_extractive_memagent_keeps_fact_like_sentences_within_budget() -> None:

@@ -165,11 +165,18 @@ def _fixed(context: str) -> Callable[[str], str]:
 def _rag_retriever(
     chunks: Sequence[str], index: BM25Index, top_k: int, budget: int | None, counter: TokenCounter
 ) -> Callable[[str], str]:
+    sizes = [counter(chunk) for chunk in chunks] if budget is not None else []
+
     def retrieve(query: str) -> str:
-        ranked = [chunks[i] for i, _ in index.top_k(query, len(chunks) if budget is not None else top_k)]
         if budget is None:
-            return "\n\n".join(ranked)
-        return first_tokens("\n\n".join(ranked), budget, counter)
+            return "\n\n".join(chunks[i] for i, _ in index.top_k(query, top_k))
+        picked, used = [], 0  # best-ranked chunks until the budget is covered, then cut to it
+        for i, _ in index.top_k(query, len(chunks)):
+            picked.append(chunks[i])
+            used += sizes[i]
+            if used >= budget:
+                break
+        return first_tokens("\n\n".join(picked), budget, counter)
 
     return retrieve
 

@@ -284,8 +284,9 @@ def _load_instances(
         cap = f" of at most {max_tokens:,} tokens: raise max_instance_tokens" if max_tokens is not None else ""
         raise EvalConfigError(f"the {split.name} split of {recipe!r} has no instance{cap}")
     sources = len({i.data_source for i in instances})
+    per_source = "all instances" if limit is None else f"at most {limit} per source"
     cap = f", at most {max_tokens:,} tokens each" if max_tokens is not None else ""
-    say(f"data: {len(instances)} instances of {sources} data sources ({split.name}, at most {limit} per source{cap})")
+    say(f"data: {len(instances)} instances of {sources} data sources ({split.name}, {per_source}{cap})")
     return instances, split
 
 
