@@ -52,7 +52,8 @@ def test_budgeted_rag_reads_the_best_ranked_chunks_up_to_the_budget(words: list[
     for budget in (0, 1, 3, 7, 200):
         retrieve = _rag_retriever(chunks, index, 2, budget, count_tokens)
         ranked = "\n\n".join(chunks[i] for i, _ in index.top_k("where does Ana live", len(chunks)))
-        assert retrieve("where does Ana live") == first_tokens(ranked, budget)  # only the needed chunks are read
+        got, expected = retrieve("where does Ana live"), first_tokens(ranked, budget)
+        assert got.rstrip() == expected.rstrip()  # the same text (up to trailing blanks), from the chunks needed
 
 
 def test_extractive_memagent_keeps_fact_like_sentences_within_budget() -> None:

@@ -170,13 +170,16 @@ def _rag_retriever(
     def retrieve(query: str) -> str:
         if budget is None:
             return "\n\n".join(chunks[i] for i, _ in index.top_k(query, top_k))
-        picked, used = [], 0  # best-ranked chunks until the budget is covered, then cut to it
+        picked, used = [], 0  # best-ranked chunks while they fit, then the part of the next one that fits
         for i, _ in index.top_k(query, len(chunks)):
+            if used + sizes[i] > budget:
+                part = first_tokens(chunks[i], budget - used, counter)
+                if part:
+                    picked.append(part)
+                break
             picked.append(chunks[i])
             used += sizes[i]
-            if used >= budget:
-                break
-        return first_tokens("\n\n".join(picked), budget, counter)
+        return "\n\n".join(picked)
 
     return retrieve
 
