@@ -207,3 +207,17 @@ def test_length_sweep_reports_score_and_memory_per_length(tmp_path: Path) -> Non
     header = next(line for line in sweep.splitlines() if line.startswith("| method"))
     lengths = [float(cell.split(" tokens")[0].replace(",", "")) for cell in header.split("|")[2:-1]]
     assert len(lengths) == 2 and lengths[0] < lengths[1]  # sorted by length
+
+
+def test_an_llm_answerer_behind_an_openai_compatible_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fake_openai_server import FakeOpenAIServer
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    with FakeOpenAIServer() as server:
+        outcome = evaluate_tiny(
+            tmp_path, methods=["heuristic", "rag"], answerer="llm", answerer_model=f"openai:{server.url}/fake-model"
+        )
+        asked = len(server.requests)
+    assert {r.answerer for r in outcome.results} == {"llm"}
+    questions = sum(len(i.question_scores) for i in outcome.results[0].instances)
+    assert asked == questions * len(outcome.results)  # every method's every question went to the server
