@@ -25,7 +25,7 @@ import logging
 import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -109,13 +109,7 @@ def _checkpoint_rollout(model: Path, base: RolloutConfig) -> RolloutConfig:
     except (OSError, ValueError):
         return base
     keys = ("tool_format", "prompt_style", "max_prompt_tokens", "recent_items")
-    overrides = {k: section[k] for k in keys if k in section}
-    return RolloutConfig(**{**_rollout_fields(base), **overrides})
-
-
-def _rollout_fields(config: RolloutConfig) -> dict[str, Any]:
-    keys = ("tool_format", "prompt_style", "max_prompt_tokens", "recent_items", "retrieval_k", "sampling", "seed")
-    return {k: getattr(config, k) for k in keys}
+    return replace(base, **{k: section[k] for k in keys if k in section})
 
 
 def run_evaluation(
