@@ -45,3 +45,11 @@ def test_eval_errors(recipe: Path, tmp_path: Path, capsys: pytest.CaptureFixture
     assert "has no instance of at most 5 tokens" in capsys.readouterr().err
     assert main(["eval", "--answerer", "oracle"]) == 2
     assert main(["eval", "--run-id", "a", "--resume", "b"]) == 2
+
+
+def test_default_methods_are_the_librarys() -> None:
+    """The CLI keeps a copy (it imports memalpha_rollout only when a command runs): it must not drift."""
+    from memalpha_cli import eval as eval_module
+    from memalpha_rollout.harness import DEFAULT_METHODS
+
+    assert eval_module.DEFAULT_METHODS == DEFAULT_METHODS
